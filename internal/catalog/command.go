@@ -1,0 +1,337 @@
+package catalog
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/meridiandb/meridian/internal/resource"
+	"github.com/meridiandb/meridian/internal/storage"
+)
+
+// CommandKind names a catalog change.
+type CommandKind string
+
+// Catalog changes.
+const (
+	CmdCreateDatabase   CommandKind = "CreateDatabase"
+	CmdDeleteDatabase   CommandKind = "DeleteDatabase"
+	CmdCreateContainer  CommandKind = "CreateContainer"
+	CmdReplaceContainer CommandKind = "ReplaceContainer"
+	CmdDeleteContainer  CommandKind = "DeleteContainer"
+	CmdReplaceOffer     CommandKind = "ReplaceOffer"
+)
+
+// Command is a deterministic catalog change: applying it depends only on
+// the current state and the command itself.
+type Command struct {
+	Kind       CommandKind
+	DB         string              `json:",omitempty"`
+	ID         string              `json:",omitempty"` // database, container or offer id
+	Container  *resource.Container `json:",omitempty"`
+	Offer      *resource.Offer     `json:",omitempty"`
+	Throughput resource.Throughput `json:",omitempty"`
+	IfMatch    string              `json:",omitempty"`
+	TS         int64               // Unix seconds, chosen by the proposer
+}
+
+// Result is what applying a command produced.
+type Result struct {
+	Database  Database
+	Container Container
+	Offer     resource.Offer
+	// Dropped lists the partition ids of containers removed by the command.
+	Dropped []uint32
+}
+
+// DefaultContainerThroughput is the manual RU/s a container gets when
+// neither it nor its database provisions throughput, as in Cosmos DB.
+const DefaultContainerThroughput = 400
+
+// DefaultConflictResolutionPolicy is Cosmos DB's default.
+var DefaultConflictResolutionPolicy = json.RawMessage(`{"mode":"LastWriterWins","conflictResolutionPath":"/_ts","conflictResolutionProcedure":""}`)
+
+// Apply validates and applies cmd, persisting the change with a synced
+// batch before returning.
+func (c *Catalog) Apply(cmd Command) (Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.db.NewBatch()
+	defer b.Close()
+	next := c.meta
+	res, undo, err := c.apply(&next, cmd, b)
+	if err != nil {
+		return Result{}, err
+	}
+	b.Set(storage.CatalogKey("meta"), mustJSON(next))
+	if err := b.Commit(true /* sync */); err != nil {
+		undo()
+		return Result{}, fmt.Errorf("catalog %s: %w", cmd.Kind, err)
+	}
+	c.meta = next
+	return res, nil
+}
+
+func (c *Catalog) etag(m *meta) string {
+	m.Version++
+	return resource.ETag(m.Version)
+}
+
+// apply mutates the in-memory state and records the writes in b. undo
+// reverts the in-memory part if the batch fails to commit.
+func (c *Catalog) apply(m *meta, cmd Command, b *storage.Batch) (Result, func(), error) {
+	nop := func() {}
+	switch cmd.Kind {
+	case CmdCreateDatabase:
+		if err := resource.ValidateID(cmd.ID); err != nil {
+			return Result{}, nop, err
+		}
+		if _, ok := c.dbs[cmd.ID]; ok {
+			return Result{}, nop, resource.Errorf(resource.KindConflict, "Resource with specified id or name already exists: database %q.", cmd.ID)
+		}
+		m.NextDB++
+		rid := resource.DatabaseRID(m.NextDB)
+		d := &Database{Num: m.NextDB, Throughput: cmd.Throughput, Database: resource.Database{
+			ID: cmd.ID, RID: rid, Self: dbSelf(rid), ETag: c.etag(m), Colls: "colls/", Users: "users/", TS: cmd.TS,
+		}}
+		var undoOffer func()
+		if !cmd.Throughput.IsZero() {
+			o := c.newOffer(m, d.Self, d.RID, cmd.Throughput, cmd.TS)
+			d.OfferID = o.ID
+			b.Set(offerKey(o.ID), mustJSON(o))
+			undoOffer = func() { delete(c.offers, o.ID) }
+		}
+		c.dbs[d.ID] = d
+		b.Set(dbKey(d.ID), mustJSON(d))
+		return Result{Database: *d}, func() {
+			delete(c.dbs, d.ID)
+			if undoOffer != nil {
+				undoOffer()
+			}
+		}, nil
+
+	case CmdDeleteDatabase:
+		d, ok := c.dbs[cmd.ID]
+		if !ok {
+			return Result{}, nop, resource.Errorf(resource.KindNotFound, "Resource Not Found: database %q does not exist.", cmd.ID)
+		}
+		var res Result
+		colls := c.colls[cmd.ID]
+		for _, co := range colls {
+			res.Dropped = append(res.Dropped, co.Num)
+			b.Delete(collKey(cmd.ID, co.ID))
+			if co.OfferID != "" {
+				b.Delete(offerKey(co.OfferID))
+				delete(c.offers, co.OfferID)
+			}
+		}
+		if d.OfferID != "" {
+			b.Delete(offerKey(d.OfferID))
+			delete(c.offers, d.OfferID)
+		}
+		b.Delete(dbKey(cmd.ID))
+		delete(c.dbs, cmd.ID)
+		delete(c.colls, cmd.ID)
+		res.Database = *d
+		// A failed commit after a delete leaves the process unable to trust
+		// its state; undo restores the maps from storage on next Open.
+		return res, func() { c.dbs[d.ID] = d; c.colls[d.ID] = colls }, nil
+
+	case CmdCreateContainer:
+		d, ok := c.dbs[cmd.DB]
+		if !ok {
+			return Result{}, nop, resource.Errorf(resource.KindNotFound, "Resource Not Found: database %q does not exist.", cmd.DB)
+		}
+		if cmd.Container == nil {
+			return Result{}, nop, resource.BadRequestf("The container definition is required.")
+		}
+		spec := *cmd.Container
+		if err := resource.ValidateID(spec.ID); err != nil {
+			return Result{}, nop, err
+		}
+		if _, ok := c.colls[cmd.DB][spec.ID]; ok {
+			return Result{}, nop, resource.Errorf(resource.KindConflict, "Resource with specified id or name already exists: container %q.", spec.ID)
+		}
+		if err := normalizeContainer(&spec); err != nil {
+			return Result{}, nop, err
+		}
+		m.NextColl++
+		rid := resource.ContainerRID(d.Num, m.NextColl)
+		co := &Container{DB: cmd.DB, DBNum: d.Num, DBRID: d.RID, Num: m.NextColl, Throughput: cmd.Throughput}
+		spec.RID, spec.Self, spec.ETag, spec.TS = rid, collSelf(d.RID, rid), c.etag(m), cmd.TS
+		spec.Docs, spec.Sprocs, spec.Triggers, spec.UDFs, spec.Conflicts = "docs/", "sprocs/", "triggers/", "udfs/", "conflicts/"
+		co.Container = spec
+		tp := cmd.Throughput
+		if tp.IsZero() && d.Throughput.IsZero() {
+			tp = resource.Throughput{Manual: DefaultContainerThroughput}
+		}
+		var undoOffer func()
+		if !tp.IsZero() {
+			o := c.newOffer(m, spec.Self, rid, tp, cmd.TS)
+			co.OfferID = o.ID
+			b.Set(offerKey(o.ID), mustJSON(o))
+			undoOffer = func() { delete(c.offers, o.ID) }
+		}
+		if c.colls[cmd.DB] == nil {
+			c.colls[cmd.DB] = map[string]*Container{}
+		}
+		c.colls[cmd.DB][spec.ID] = co
+		b.Set(collKey(cmd.DB, spec.ID), mustJSON(co))
+		return Result{Container: *co}, func() {
+			delete(c.colls[cmd.DB], spec.ID)
+			if undoOffer != nil {
+				undoOffer()
+			}
+		}, nil
+
+	case CmdReplaceContainer:
+		if cmd.Container == nil {
+			return Result{}, nop, resource.BadRequestf("The container definition is required.")
+		}
+		if _, ok := c.dbs[cmd.DB]; !ok {
+			return Result{}, nop, resource.Errorf(resource.KindNotFound, "Resource Not Found: database %q does not exist.", cmd.DB)
+		}
+		old, ok := c.colls[cmd.DB][cmd.Container.ID]
+		if !ok {
+			return Result{}, nop, resource.Errorf(resource.KindNotFound, "Resource Not Found: container %q does not exist in database %q.", cmd.Container.ID, cmd.DB)
+		}
+		if cmd.IfMatch != "" && cmd.IfMatch != "*" && cmd.IfMatch != old.ETag {
+			return Result{}, nop, resource.ErrPreconditionFailed
+		}
+		spec := *cmd.Container
+		if err := normalizeContainer(&spec); err != nil {
+			return Result{}, nop, err
+		}
+		if !samePK(spec.PartitionKey, old.PartitionKey) {
+			return Result{}, nop, resource.BadRequestf("The partition key of a container cannot be changed.")
+		}
+		if len(cmd.Container.ConflictResolutionPolicy) > 0 && string(spec.ConflictResolutionPolicy) != string(old.ConflictResolutionPolicy) {
+			return Result{}, nop, resource.BadRequestf("The conflict resolution policy of a container cannot be changed after creation.")
+		}
+		spec.ConflictResolutionPolicy = old.ConflictResolutionPolicy
+		if len(cmd.Container.UniqueKeyPolicy) == 0 {
+			spec.UniqueKeyPolicy = old.UniqueKeyPolicy
+		}
+		spec.RID, spec.Self, spec.ETag, spec.TS = old.RID, old.Self, c.etag(m), cmd.TS
+		spec.Docs, spec.Sprocs, spec.Triggers, spec.UDFs, spec.Conflicts = "docs/", "sprocs/", "triggers/", "udfs/", "conflicts/"
+		co := *old
+		co.Container = spec
+		c.colls[cmd.DB][spec.ID] = &co
+		b.Set(collKey(cmd.DB, spec.ID), mustJSON(&co))
+		return Result{Container: co}, func() { c.colls[cmd.DB][spec.ID] = old }, nil
+
+	case CmdDeleteContainer:
+		if _, ok := c.dbs[cmd.DB]; !ok {
+			return Result{}, nop, resource.Errorf(resource.KindNotFound, "Resource Not Found: database %q does not exist.", cmd.DB)
+		}
+		co, ok := c.colls[cmd.DB][cmd.ID]
+		if !ok {
+			return Result{}, nop, resource.Errorf(resource.KindNotFound, "Resource Not Found: container %q does not exist in database %q.", cmd.ID, cmd.DB)
+		}
+		delete(c.colls[cmd.DB], cmd.ID)
+		b.Delete(collKey(cmd.DB, cmd.ID))
+		var offer *Offer
+		if co.OfferID != "" {
+			offer = c.offers[co.OfferID]
+			delete(c.offers, co.OfferID)
+			b.Delete(offerKey(co.OfferID))
+		}
+		return Result{Container: *co, Dropped: []uint32{co.Num}}, func() {
+			c.colls[cmd.DB][cmd.ID] = co
+			if offer != nil {
+				c.offers[offer.ID] = offer
+			}
+		}, nil
+
+	case CmdReplaceOffer:
+		if cmd.Offer == nil {
+			return Result{}, nop, resource.BadRequestf("The offer definition is required.")
+		}
+		var old *Offer
+		for id, o := range c.offers {
+			if equalFold(id, cmd.ID) {
+				old = o
+			}
+		}
+		if old == nil {
+			return Result{}, nop, resource.Errorf(resource.KindNotFound, "Resource Not Found: offer %q does not exist.", cmd.ID)
+		}
+		nc := cmd.Offer.Content
+		manual, auto := nc.OfferThroughput, 0
+		if nc.OfferAutopilotSettings != nil {
+			auto, manual = nc.OfferAutopilotSettings.MaxThroughput, 0
+		}
+		if (manual == 0 && auto == 0) || manual < 0 || auto < 0 {
+			return Result{}, nop, resource.BadRequestf("The offer must set content.offerThroughput or content.offerAutopilotSettings.maxThroughput to a positive number.")
+		}
+		if manual != 0 && (manual < 400 || manual%100 != 0) {
+			return Result{}, nop, resource.BadRequestf("The offer throughput %d is invalid: it must be at least 400 RU/s and a multiple of 100.", manual)
+		}
+		if auto != 0 && (auto < 1000 || auto%1000 != 0) {
+			return Result{}, nop, resource.BadRequestf("The autoscale maximum %d is invalid: it must be at least 1000 RU/s and a multiple of 1000.", auto)
+		}
+		no := *old
+		no.Content = offerContent(resource.Throughput{Manual: manual, AutoscaleMax: auto})
+		no.ETag, no.TS = c.etag(m), cmd.TS
+		c.offers[no.ID] = &no
+		b.Set(offerKey(no.ID), mustJSON(&no))
+		return Result{Offer: no.Offer}, func() { c.offers[no.ID] = old }, nil
+	}
+	return Result{}, nop, resource.BadRequestf("unknown catalog command %q", cmd.Kind)
+}
+
+func (c *Catalog) newOffer(m *meta, resSelf, resRID string, tp resource.Throughput, ts int64) *Offer {
+	m.NextOffer++
+	id := "of" + strconv.FormatUint(uint64(m.NextOffer), 36)
+	o := &Offer{Offer: resource.Offer{
+		ID: id, RID: id, Self: "offers/" + id + "/", ETag: c.etag(m), TS: ts,
+		OfferVersion: "V2", OfferType: "Invalid", Resource: resSelf, OfferResourceID: resRID,
+		Content: offerContent(tp),
+	}}
+	c.offers[id] = o
+	return o
+}
+
+func offerContent(tp resource.Throughput) resource.OfferContent {
+	if tp.AutoscaleMax > 0 {
+		return resource.OfferContent{
+			OfferThroughput:        tp.AutoscaleMax / 10,
+			OfferAutopilotSettings: &resource.OfferAutopilotSettings{MaxThroughput: tp.AutoscaleMax},
+		}
+	}
+	return resource.OfferContent{OfferThroughput: tp.Manual}
+}
+
+func normalizeContainer(spec *resource.Container) error {
+	if len(spec.PartitionKey.Paths) == 0 {
+		return resource.BadRequestf("The container %q must have a partition key definition (partitionKey.paths).", spec.ID)
+	}
+	spec.PartitionKey.Normalize()
+	if err := spec.PartitionKey.Validate(); err != nil {
+		return err
+	}
+	if len(spec.IndexingPolicy) == 0 || string(spec.IndexingPolicy) == "null" {
+		spec.IndexingPolicy = resource.DefaultIndexingPolicy
+	} else if !json.Valid(spec.IndexingPolicy) || spec.IndexingPolicy[0] != '{' {
+		return resource.BadRequestf("The indexingPolicy must be a JSON object.")
+	}
+	if len(spec.ConflictResolutionPolicy) == 0 || string(spec.ConflictResolutionPolicy) == "null" {
+		spec.ConflictResolutionPolicy = DefaultConflictResolutionPolicy
+	}
+	if spec.DefaultTTL != nil && (*spec.DefaultTTL == 0 || *spec.DefaultTTL < -1) {
+		return resource.BadRequestf("The defaultTtl %d is invalid: use -1 (on, no default) or a positive number of seconds.", *spec.DefaultTTL)
+	}
+	return nil
+}
+
+func samePK(a, b resource.PartitionKeyDefinition) bool {
+	if a.Kind != b.Kind || a.Version != b.Version || len(a.Paths) != len(b.Paths) {
+		return false
+	}
+	for i := range a.Paths {
+		if a.Paths[i] != b.Paths[i] {
+			return false
+		}
+	}
+	return true
+}

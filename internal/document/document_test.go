@@ -1,0 +1,69 @@
+package document
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/meridiandb/meridian/internal/resource"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseRenderKeepsOrderAndNumbers(t *testing.T) {
+	d, err := Parse([]byte(`{ "z": 1.50, "id": "a\u0001b", "_etag": "x", "n": 12345678901234567890, "o": {"k": [1, 2]} }`))
+	require.NoError(t, err)
+	require.Equal(t, "a\x01b", d.ID)
+	out := d.Render(System{RID: "r", Self: "s", ETag: `"e"`, TS: 7})
+	require.True(t, json.Valid(out), string(out))
+	require.Equal(t, `{"z":1.50,"id":"a\u0001b","n":12345678901234567890,"o":{"k":[1,2]},"_rid":"r","_self":"s","_etag":"\"e\"","_attachments":"attachments/","_ts":7}`, string(out))
+}
+
+func TestParseRejects(t *testing.T) {
+	for name, body := range map[string]string{
+		"not json":   `{"id":`,
+		"array":      `[1]`,
+		"no id":      `{"a":1}`,
+		"id number":  `{"id":5}`,
+		"bad id":     `{"id":"a/b"}`,
+		"dup":        `{"id":"a","id":"b"}`,
+		"empty id":   `{"id":""}`,
+		"trailing":   `{"id":"a"} x`,
+		"deep":       `{"id":"a","x":` + nest(200) + `}`,
+		"ttl zero":   `{"id":"a","ttl":0}`,
+		"ttl string": `{"id":"a","ttl":"5"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			d, err := Parse([]byte(body))
+			if err == nil {
+				_, _, err = d.TTL()
+			}
+			require.Error(t, err)
+			require.Equal(t, resource.KindBadRequest, resource.KindOf(err))
+		})
+	}
+}
+
+func nest(n int) string {
+	s := "1"
+	for i := 0; i < n; i++ {
+		s = "[" + s + "]"
+	}
+	return s
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"id":"a","pk":"p","n":1.5,"o":{"x":[true,null]}}`))
+	f.Add([]byte(`{"id":"\u00e9","_rid":"x"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		d, err := Parse(body)
+		if err != nil {
+			return
+		}
+		out := d.Render(System{RID: "r", Self: "s", ETag: `"e"`, TS: 1})
+		if !json.Valid(out) {
+			t.Fatalf("render produced invalid JSON %q from %q", out, body)
+		}
+		d2, err := Parse(out)
+		require.NoError(t, err)
+		require.Equal(t, d.ID, d2.ID)
+	})
+}
