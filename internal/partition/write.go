@@ -1,0 +1,485 @@
+package partition
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/meridiandb/meridian/internal/document"
+	"github.com/meridiandb/meridian/internal/patch"
+	"github.com/meridiandb/meridian/internal/pkey"
+	"github.com/meridiandb/meridian/internal/replog"
+	"github.com/meridiandb/meridian/internal/resource"
+	"github.com/meridiandb/meridian/internal/storage"
+)
+
+// OpKind is a point operation on an item.
+type OpKind int
+
+// Operations. Read is allowed only inside batches (to see the batch's own
+// earlier writes); point reads use Get.
+const (
+	Create OpKind = iota + 1
+	Upsert
+	Replace
+	Delete
+	Patch
+	Read
+	expire // TTL purge: delete if the item is still at ExpectLSN
+)
+
+// Op is one item operation.
+type Op struct {
+	Kind OpKind
+	// ID names the item for Replace, Delete, Patch and Read; for Create and
+	// Upsert the id comes from Doc (ID, if set, must match).
+	ID string
+	// PK is the partition key from the request header; nil when absent,
+	// in which case Create/Upsert/Replace use the document's own key.
+	PK pkey.Key
+	// Doc is the parsed body of Create, Upsert and Replace.
+	Doc   *document.Doc
+	Patch *patch.Spec
+	// IfMatch is an etag precondition ("" none, "*" any existing item).
+	IfMatch string
+	// IfNoneMatch, on Read, turns a matching etag into NotModified.
+	IfNoneMatch string
+
+	key       []byte // expire: the item's DocSuffix
+	expectLSN int64  // expire: the version to delete
+}
+
+// Result is the outcome of one operation.
+type Result struct {
+	// Created is true when Create or Upsert made a new item.
+	Created bool
+	// NotModified is true for a Read whose IfNoneMatch matched.
+	NotModified bool
+	// Version is the item after the operation (nil after a delete).
+	Version *Version
+	// LSN is the entry that holds the change (0 for reads and failures).
+	LSN int64
+	// Err is this operation's failure (a *resource.Error). In a failed
+	// atomic batch, operations other than the failing one get
+	// ErrFailedDependency.
+	Err error
+}
+
+// ErrFailedDependency marks the operations of an atomic batch that did not
+// fail themselves but were rolled back with it (HTTP 424).
+var ErrFailedDependency = &resource.Error{Kind: resource.KindFailedDependency, Msg: "The operation did not run because another operation of the transactional batch failed."}
+
+type request struct {
+	ctx    context.Context
+	ops    []Op
+	atomic bool
+	done   chan []Result // buffered(1)
+}
+
+// Write runs one operation and returns when it is durable.
+func (p *Partition) Write(ctx context.Context, op Op) (Result, error) {
+	res, err := p.submit(ctx, []Op{op}, true)
+	if err != nil {
+		return Result{}, err
+	}
+	return res[0], res[0].Err
+}
+
+// Batch runs ops in order. When atomic, they commit as one log entry or
+// not at all; otherwise each succeeds or fails on its own. It returns one
+// Result per op.
+func (p *Partition) Batch(ctx context.Context, ops []Op, atomic bool) ([]Result, error) {
+	return p.submit(ctx, ops, atomic)
+}
+
+func (p *Partition) submit(ctx context.Context, ops []Op, atomic bool) ([]Result, error) {
+	r := &request{ctx: ctx, ops: ops, atomic: atomic, done: make(chan []Result, 1)}
+	select {
+	case p.reqs <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.ctx.Done():
+		return nil, ErrClosed
+	}
+	// Once queued, wait for the writer even if ctx ends: the outcome of a
+	// write must be reported, and the writer answers every queued request.
+	select {
+	case res := <-r.done:
+		return res, nil
+	case <-p.ctx.Done():
+		select {
+		case res := <-r.done:
+			return res, nil
+		default:
+			return nil, ErrClosed
+		}
+	}
+}
+
+func (p *Partition) runWriter() {
+	defer p.wg.Done()
+	group := make([]*request, 0, p.cfg.MaxGroup)
+	for {
+		select {
+		case r := <-p.reqs:
+			group = append(group[:0], r)
+		case <-p.ctx.Done():
+			p.drainClosed()
+			return
+		}
+	drain:
+		for len(group) < p.cfg.MaxGroup {
+			select {
+			case r := <-p.reqs:
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		if err := p.commitGroup(group); err != nil {
+			// The store failed to commit: nothing of the group is durable.
+			// Answer every request; the error is surfaced as a 500.
+			p.log.Error("commit failed", "err", err)
+			for _, r := range group {
+				res := make([]Result, len(r.ops))
+				for i := range res {
+					res[i].Err = fmt.Errorf("partition %d: %w", p.cfg.ID, err)
+				}
+				r.done <- res
+			}
+		}
+	}
+}
+
+func (p *Partition) drainClosed() {
+	for {
+		select {
+		case r := <-p.reqs:
+			res := make([]Result, len(r.ops))
+			for i := range res {
+				res[i].Err = ErrClosed
+			}
+			r.done <- res
+		default:
+			return
+		}
+	}
+}
+
+// change is one pending item change of an entry.
+type change struct {
+	key    []byte   // DocSuffix
+	newVer *Version // nil: delete
+	oldLSN int64    // LSN of the physical version replaced (0: none)
+}
+
+// overlay holds the group's uncommitted item states, so later operations
+// in the group see earlier ones.
+type overlay map[string]*slot
+
+type slot struct {
+	ver *Version // nil: absent
+}
+
+func (p *Partition) commitGroup(group []*request) error {
+	now := p.cfg.Clock()
+	info := p.info.Load()
+	ov := make(overlay)
+	lsn := p.applied.Load()
+	epoch := p.epoch.Load()
+	var entries []*replog.Entry
+	var allChanges [][]change
+	results := make([][]Result, len(group))
+
+	for gi, r := range group {
+		results[gi] = make([]Result, len(r.ops))
+		if err := r.ctx.Err(); err != nil {
+			for i := range results[gi] {
+				results[gi][i].Err = resource.Errorf(resource.KindRequestTimeout, "The request was cancelled before it was applied: %w", err)
+			}
+			continue
+		}
+		if r.atomic {
+			child := make(overlay)
+			var chs []change
+			failed := -1
+			for i, op := range r.ops {
+				ch, res := p.exec(op, ov, child, lsn+1, i, now, info)
+				results[gi][i] = res
+				if res.Err != nil {
+					failed = i
+					break
+				}
+				if ch != nil {
+					chs = append(chs, *ch)
+				}
+			}
+			if failed >= 0 {
+				for i := range results[gi] {
+					if i != failed {
+						results[gi][i] = Result{Err: ErrFailedDependency}
+					}
+				}
+				continue
+			}
+			if len(chs) == 0 {
+				continue // reads only
+			}
+			lsn++
+			for k, s := range child {
+				ov[k] = s
+			}
+			for i := range results[gi] {
+				if r.ops[i].Kind != Read {
+					results[gi][i].LSN = lsn
+				}
+			}
+			entries = append(entries, p.entry(lsn, epoch, now, chs))
+			allChanges = append(allChanges, chs)
+			continue
+		}
+		for i, op := range r.ops {
+			child := make(overlay)
+			ch, res := p.exec(op, ov, child, lsn+1, 0, now, info)
+			results[gi][i] = res
+			if res.Err != nil || ch == nil {
+				continue
+			}
+			lsn++
+			results[gi][i].LSN = lsn
+			for k, s := range child {
+				ov[k] = s
+			}
+			entries = append(entries, p.entry(lsn, epoch, now, []change{*ch}))
+			allChanges = append(allChanges, []change{*ch})
+		}
+	}
+
+	if len(entries) > 0 {
+		b := p.cfg.DB.NewBatch()
+		pid := p.cfg.ID
+		for i, e := range entries {
+			for _, ch := range allChanges[i] {
+				if ch.oldLSN > 0 {
+					b.Delete(storage.ChangeKey(pid, ch.oldLSN, ch.key))
+				}
+				dk := storage.DocKey(pid, nil, "")
+				dk = append(dk, ch.key...)
+				if ch.newVer == nil {
+					b.Delete(dk)
+				} else {
+					b.Set(dk, ch.newVer.encode())
+					b.Set(storage.ChangeKey(pid, e.LSN, ch.key), nil)
+				}
+			}
+			replog.Append(b, pid, e)
+		}
+		b.Set(storage.MetaKey(pid, metaApplied), binary.BigEndian.AppendUint64(nil, uint64(lsn)))
+		if lsn-p.lastTrim >= 1024 && lsn > p.cfg.LogRetention {
+			replog.Trim(b, pid, lsn-p.cfg.LogRetention)
+			p.lastTrim = lsn
+		}
+		err := b.Commit(true /* sync */)
+		b.Close()
+		if err != nil {
+			return err
+		}
+		p.publish(lsn)
+	}
+	for gi, r := range group {
+		r.done <- results[gi]
+	}
+	return nil
+}
+
+func (p *Partition) entry(lsn, epoch int64, now time.Time, chs []change) *replog.Entry {
+	e := &replog.Entry{LSN: lsn, Epoch: epoch, Origin: p.cfg.RegionID, TS: now.UnixNano(), Ops: make([]replog.Op, len(chs))}
+	for i, ch := range chs {
+		if ch.newVer == nil {
+			e.Ops[i] = replog.Op{Kind: replog.OpDelete, Key: ch.key}
+		} else {
+			e.Ops[i] = replog.Op{Kind: replog.OpPut, Key: ch.key, Value: ch.newVer.encode()}
+		}
+	}
+	return e
+}
+
+// lookup returns the physical version at key (child, then group overlay,
+// then storage) and whether it is visible (present and not expired).
+func (p *Partition) lookup(key []byte, ov, child overlay, now time.Time, info *ContainerInfo) (phys *Version, visible bool, err error) {
+	if s, ok := child[string(key)]; ok {
+		phys = s.ver
+	} else if s, ok := ov[string(key)]; ok {
+		phys = s.ver
+	} else {
+		phys, err = p.load(key)
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	if phys == nil {
+		return nil, false, nil
+	}
+	return phys, !phys.expired(info.DefaultTTL, now), nil
+}
+
+func (p *Partition) load(suffix []byte) (*Version, error) {
+	dk := append(storage.DocKey(p.cfg.ID, nil, ""), suffix...)
+	raw, err := p.cfg.DB.Get(dk)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	v, err := decodeVersion(raw)
+	if err != nil {
+		return nil, fmt.Errorf("partition %d item %q: %w", p.cfg.ID, suffix, err)
+	}
+	return v, nil
+}
+
+// exec evaluates one operation against the current state and records its
+// effect in child. It returns the change to commit (nil for reads and
+// failures).
+func (p *Partition) exec(op Op, ov, child overlay, lsn int64, idx int, now time.Time, info *ContainerInfo) (*change, Result) {
+	fail := func(err error) (*change, Result) { return nil, Result{Err: err} }
+
+	if op.Kind == expire {
+		phys, _, err := p.lookup(op.key, ov, child, now, info)
+		if err != nil {
+			return fail(err)
+		}
+		if phys == nil || phys.LSN != op.expectLSN {
+			return fail(resource.ErrPreconditionFailed) // updated since: not expired any more
+		}
+		child[string(op.key)] = &slot{}
+		return &change{key: op.key, oldLSN: phys.LSN}, Result{}
+	}
+
+	var pk pkey.Key
+	id := op.ID
+	switch op.Kind {
+	case Create, Upsert, Replace:
+		if op.Doc == nil {
+			return fail(resource.BadRequestf("The request body is required."))
+		}
+		if id != "" && id != op.Doc.ID {
+			return fail(resource.BadRequestf("The id in the URL (%q) does not match the id in the body (%q).", id, op.Doc.ID))
+		}
+		id = op.Doc.ID
+		docPK, err := docKey(op.Doc, info.PartitionKey)
+		if err != nil {
+			return fail(err)
+		}
+		if op.PK != nil && !op.PK.Equal(docPK) {
+			return fail(resource.BadRequestf("PartitionKey extracted from document doesn't match the one specified in the header: header %s, document %s.", op.PK.JSON(), docPK.JSON()))
+		}
+		pk = docPK
+	default:
+		if op.PK == nil {
+			return fail(resource.BadRequestf("The partition key header x-ms-documentdb-partitionkey is required for this operation."))
+		}
+		if err := resource.ValidateID(id); err != nil {
+			return fail(err)
+		}
+		pk = op.PK
+	}
+	if err := pk.Validate(info.PartitionKey); err != nil {
+		return fail(err)
+	}
+	key := append(pk.Encode(), id...)
+	phys, visible, err := p.lookup(key, ov, child, now, info)
+	if err != nil {
+		return fail(err)
+	}
+	var oldLSN int64
+	if phys != nil {
+		oldLSN = phys.LSN
+	}
+	if (op.Kind == Replace || op.Kind == Delete || op.Kind == Patch || op.Kind == Read) && !visible {
+		return fail(resource.ErrNotFound)
+	}
+	if op.IfMatch != "" && op.Kind != Create && op.Kind != Read {
+		if !visible || (op.IfMatch != "*" && op.IfMatch != phys.ETag) {
+			return fail(resource.ErrPreconditionFailed)
+		}
+	}
+
+	switch op.Kind {
+	case Read:
+		if op.IfNoneMatch != "" && (op.IfNoneMatch == "*" || op.IfNoneMatch == phys.ETag) {
+			return nil, Result{NotModified: true, Version: phys}
+		}
+		return nil, Result{Version: phys}
+	case Create:
+		if visible {
+			return fail(resource.ErrConflict)
+		}
+	case Delete:
+		child[string(key)] = &slot{}
+		return &change{key: key, oldLSN: oldLSN}, Result{}
+	case Patch:
+		if op.Patch == nil {
+			return fail(resource.BadRequestf("The patch document is required."))
+		}
+		patched, err := op.Patch.Apply(phys.JSON)
+		if err != nil {
+			return fail(err)
+		}
+		d, err := document.Parse(patched)
+		if err != nil {
+			return fail(err)
+		}
+		if d.ID != id {
+			return fail(resource.BadRequestf("A patch cannot change the id of an item."))
+		}
+		newPK, err := docKey(d, info.PartitionKey)
+		if err != nil {
+			return fail(err)
+		}
+		if !newPK.Equal(pk) {
+			return fail(resource.BadRequestf("A patch cannot change the partition key of an item."))
+		}
+		op.Doc = d
+	}
+	itemTTL, _, err := op.Doc.TTL()
+	if err != nil {
+		return fail(err)
+	}
+	etag := resource.ETag(uint64(lsn)<<16 | uint64(idx&0xff)<<8 | uint64(p.cfg.RegionID&0xff))
+	docRID := resource.DocumentRID(info.DBNum, info.CollNum, hash64(key))
+	v := &Version{LSN: lsn, TS: now.Unix(), ItemTTL: itemTTL, ETag: etag}
+	v.JSON = op.Doc.Render(document.System{
+		RID:  docRID,
+		Self: "dbs/" + info.DBRID + "/colls/" + info.CollRID + "/docs/" + docRID + "/",
+		ETag: etag,
+		TS:   v.TS,
+	})
+	if len(v.JSON) > resource.MaxItemSize {
+		return fail(resource.ErrTooLarge)
+	}
+	child[string(key)] = &slot{ver: v}
+	return &change{key: key, newVer: v, oldLSN: oldLSN}, Result{Created: !visible, Version: v}
+}
+
+func docKey(d *document.Doc, def resource.PartitionKeyDefinition) (pkey.Key, error) {
+	tops := make([]string, len(def.Paths))
+	for i, path := range def.Paths {
+		tops[i] = document.TopLevelOf(path)
+	}
+	tree, err := d.Tree(tops...)
+	if err != nil {
+		return nil, err
+	}
+	return pkey.FromDocument(tree, def)
+}
+
+func hash64(b []byte) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write(b)
+	return h.Sum64()
+}
