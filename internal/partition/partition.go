@@ -43,8 +43,11 @@ type Config struct {
 	MaxGroup int
 	// PurgeInterval is how often expired items are looked for. Default 1 s.
 	PurgeInterval time.Duration
-	// Purge enables the TTL purger (only where writes are accepted).
-	Purge bool
+	// ReadOnly makes the partition a replica: local writes get
+	// resource.ErrWriteForbidden and the TTL purger is idle (the write
+	// region purges; its deletes arrive through the log). SetWritable
+	// changes it at run time.
+	ReadOnly bool
 }
 
 // Defaults fills zero fields.
@@ -88,8 +91,9 @@ type Partition struct {
 
 	reqs chan *request
 
-	applied atomic.Int64 // highest durable, visible LSN
-	epoch   atomic.Int64 // current write epoch
+	applied  atomic.Int64 // highest durable, visible LSN
+	epoch    atomic.Int64 // current write epoch
+	writable atomic.Bool  // local writes accepted (this region is the write region)
 
 	// notifyMu guards notify, a channel closed (and replaced) whenever
 	// applied advances.
@@ -123,6 +127,14 @@ func Open(cfg Config, info ContainerInfo) (*Partition, error) {
 		notify: make(chan struct{}),
 	}
 	p.info.Store(&info)
+	if inst, err := p.loadMeta(metaInstalling); err != nil {
+		return nil, err
+	} else if inst != 0 {
+		// A snapshot install was interrupted: the data is incomplete.
+		if err := p.wipe(); err != nil {
+			return nil, fmt.Errorf("reset partition %d after interrupted install: %w", cfg.ID, err)
+		}
+	}
 	applied, err := p.loadMeta(metaApplied)
 	if err != nil {
 		return nil, err
@@ -147,10 +159,9 @@ func Open(cfg Config, info ContainerInfo) (*Partition, error) {
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.wg.Add(1)
 	go p.runWriter()
-	if cfg.Purge {
-		p.wg.Add(1)
-		go p.runPurger()
-	}
+	p.writable.Store(!cfg.ReadOnly)
+	p.wg.Add(1)
+	go p.runPurger()
 	return p, nil
 }
 
@@ -161,6 +172,9 @@ func (p *Partition) loadMeta(name string) (int64, error) {
 	}
 	if err != nil {
 		return 0, fmt.Errorf("load partition %d %s: %w", p.cfg.ID, name, err)
+	}
+	if name == metaInstalling {
+		return int64(len(v)), nil
 	}
 	if len(v) != 8 {
 		return 0, fmt.Errorf("load partition %d %s: corrupt value", p.cfg.ID, name)
@@ -174,6 +188,13 @@ func (p *Partition) Close() {
 	p.cancel()
 	p.wg.Wait()
 }
+
+// SetWritable makes the partition accept local writes (true) or only
+// replicated entries (false).
+func (p *Partition) SetWritable(w bool) { p.writable.Store(w) }
+
+// Writable reports whether local writes are accepted.
+func (p *Partition) Writable() bool { return p.writable.Load() }
 
 // ID is the partition id.
 func (p *Partition) ID() uint64 { return p.cfg.ID }
@@ -208,6 +229,9 @@ func (p *Partition) WaitApplied(ctx context.Context, lsn int64) error {
 		}
 	}
 }
+
+// publishReset lowers applied (a snapshot install started from scratch).
+func (p *Partition) publishReset(lsn int64) { p.applied.Store(lsn) }
 
 func (p *Partition) publish(lsn int64) {
 	p.applied.Store(lsn)

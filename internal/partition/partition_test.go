@@ -33,7 +33,7 @@ func openDB(t testing.TB, fs vfs.FS) *storage.DB {
 
 func openPart(t testing.TB, db *storage.DB, clock func() time.Time) *Partition {
 	t.Helper()
-	p, err := Open(Config{ID: 1, DB: db, RegionID: 1, Clock: clock, Purge: true, PurgeInterval: 10 * time.Millisecond}, testInfo)
+	p, err := Open(Config{ID: 1, DB: db, RegionID: 1, Clock: clock, PurgeInterval: 10 * time.Millisecond}, testInfo)
 	require.NoError(t, err)
 	return p
 }

@@ -26,7 +26,7 @@ func (p *Partition) runPurger() {
 			return
 		case <-t.C:
 		}
-		if p.info.Load().DefaultTTL == nil {
+		if p.info.Load().DefaultTTL == nil || !p.writable.Load() {
 			continue
 		}
 		var err error

@@ -77,6 +77,12 @@ type request struct {
 	ops    []Op
 	atomic bool
 	done   chan []Result // buffered(1)
+
+	// apply, when set, makes this a replication request: entries from the
+	// write region to apply in order (ops is nil).
+	apply   []*replog.Entry
+	install *install
+	applied chan error // buffered(1), for apply and install requests
 }
 
 // Write runs one operation and returns when it is durable.
@@ -96,6 +102,9 @@ func (p *Partition) Batch(ctx context.Context, ops []Op, atomic bool) ([]Result,
 }
 
 func (p *Partition) submit(ctx context.Context, ops []Op, atomic bool) ([]Result, error) {
+	if !p.writable.Load() {
+		return nil, resource.ErrWriteForbidden
+	}
 	r := &request{ctx: ctx, ops: ops, atomic: atomic, done: make(chan []Result, 1)}
 	select {
 	case p.reqs <- r:
@@ -130,20 +139,40 @@ func (p *Partition) runWriter() {
 			p.drainClosed()
 			return
 		}
+		var inst *request // an install runs alone, after the group before it
 	drain:
-		for len(group) < p.cfg.MaxGroup {
+		for len(group) < p.cfg.MaxGroup && group[0].install == nil {
 			select {
 			case r := <-p.reqs:
+				if r.install != nil {
+					inst = r
+					break drain
+				}
 				group = append(group, r)
 			default:
 				break drain
 			}
 		}
-		if err := p.commitGroup(group); err != nil {
+		if group[0].install != nil {
+			inst, group = group[0], group[:0]
+		}
+		if len(group) == 0 {
+			inst.applied <- p.runInstall(inst.install)
+			continue
+		}
+		err := p.commitGroup(group)
+		if inst != nil {
+			inst.applied <- p.runInstall(inst.install)
+		}
+		if err != nil {
 			// The store failed to commit: nothing of the group is durable.
 			// Answer every request; the error is surfaced as a 500.
 			p.log.Error("commit failed", "err", err)
 			for _, r := range group {
+				if r.apply != nil {
+					r.applied <- fmt.Errorf("partition %d: %w", p.cfg.ID, err)
+					continue
+				}
 				res := make([]Result, len(r.ops))
 				for i := range res {
 					res[i].Err = fmt.Errorf("partition %d: %w", p.cfg.ID, err)
@@ -158,6 +187,10 @@ func (p *Partition) drainClosed() {
 	for {
 		select {
 		case r := <-p.reqs:
+			if r.apply != nil || r.install != nil {
+				r.applied <- ErrClosed
+				continue
+			}
 			res := make([]Result, len(r.ops))
 			for i := range res {
 				res[i].Err = ErrClosed
@@ -194,7 +227,16 @@ func (p *Partition) commitGroup(group []*request) error {
 	var allChanges [][]change
 	results := make([][]Result, len(group))
 
+	applyErrs := make([]error, len(group))
 	for gi, r := range group {
+		if r.apply != nil {
+			var chs [][]change
+			var es []*replog.Entry
+			lsn, epoch, chs, es, applyErrs[gi] = p.execApply(r.apply, ov, lsn, epoch, info, now)
+			entries = append(entries, es...)
+			allChanges = append(allChanges, chs...)
+			continue
+		}
 		results[gi] = make([]Result, len(r.ops))
 		if err := r.ctx.Err(); err != nil {
 			for i := range results[gi] {
@@ -278,6 +320,9 @@ func (p *Partition) commitGroup(group []*request) error {
 			replog.Append(b, pid, e)
 		}
 		b.Set(storage.MetaKey(pid, metaApplied), binary.BigEndian.AppendUint64(nil, uint64(lsn)))
+		if epoch != p.epoch.Load() {
+			b.Set(storage.MetaKey(pid, metaEpoch), binary.BigEndian.AppendUint64(nil, uint64(epoch)))
+		}
 		if lsn-p.lastTrim >= 1024 && lsn > p.cfg.LogRetention {
 			replog.Trim(b, pid, lsn-p.cfg.LogRetention)
 			p.lastTrim = lsn
@@ -287,9 +332,14 @@ func (p *Partition) commitGroup(group []*request) error {
 		if err != nil {
 			return err
 		}
+		p.epoch.Store(epoch)
 		p.publish(lsn)
 	}
 	for gi, r := range group {
+		if r.apply != nil {
+			r.applied <- applyErrs[gi]
+			continue
+		}
 		r.done <- results[gi]
 	}
 	return nil

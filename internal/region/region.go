@@ -145,7 +145,7 @@ func (r *Region) openPartition(co catalog.Container) (*partition.Partition, erro
 	}
 	p, err := partition.Open(partition.Config{
 		ID: uint64(co.Num), DB: r.cfg.DB, RegionID: r.cfg.ID, Clock: r.cfg.Clock,
-		Logger: r.log, Purge: true, PurgeInterval: r.cfg.PurgeInterval,
+		Logger: r.log, PurgeInterval: r.cfg.PurgeInterval,
 	}, infoOf(co))
 	if err != nil {
 		return nil, fmt.Errorf("open partition of %s/%s: %w", co.DB, co.ID, err)

@@ -1,0 +1,102 @@
+package partition
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/stretchr/testify/require"
+
+	"github.com/meridiandb/meridian/internal/replog"
+	"github.com/meridiandb/meridian/internal/resource"
+)
+
+func openReplica(t *testing.T) *Partition {
+	t.Helper()
+	db := openDB(t, vfs.NewMem())
+	t.Cleanup(func() { _ = db.Close() })
+	p, err := Open(Config{ID: 1, DB: db, RegionID: 2, ReadOnly: true}, testInfo)
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	return p
+}
+
+func dump(t *testing.T, p *Partition) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, p.Scan(context.Background(), nil, nil, func(k []byte, v *Version) bool {
+		out[string(k[9:])] = fmt.Sprintf("%d %s %s", v.LSN, v.ETag, v.JSON)
+		return true
+	}))
+	return out
+}
+
+func TestReplicaAppliesLogIdempotentlyAndDetectsGaps(t *testing.T) {
+	db := openDB(t, vfs.NewMem())
+	defer db.Close()
+	src := openPart(t, db, nil)
+	defer src.Close()
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		_, err := src.Write(ctx, Op{Kind: Upsert, PK: pk("p"), Doc: doc(t, fmt.Sprintf(`{"id":"%d","pk":"p","v":%d}`, i%7, i))})
+		require.NoError(t, err)
+	}
+	_, err := src.Write(ctx, Op{Kind: Delete, ID: "3", PK: pk("p")})
+	require.NoError(t, err)
+	var log []*replog.Entry
+	require.NoError(t, src.ReadLog(0, 0, func(e *replog.Entry) bool { log = append(log, e); return true }))
+
+	rep := openReplica(t)
+	_, err = rep.Write(ctx, Op{Kind: Create, PK: pk("p"), Doc: doc(t, `{"id":"x","pk":"p"}`)})
+	require.ErrorIs(t, err, resource.ErrWriteForbidden, "replicas refuse local writes")
+
+	require.ErrorIs(t, rep.ApplyReplicated(ctx, log[5:]), ErrGap)
+	require.Equal(t, int64(0), rep.Applied())
+	require.NoError(t, rep.ApplyReplicated(ctx, log[:10]))
+	require.NoError(t, rep.ApplyReplicated(ctx, log[5:])) // overlap is skipped
+	require.Equal(t, src.Applied(), rep.Applied())
+	require.Equal(t, dump(t, src), dump(t, rep))
+
+	vs, _, err := rep.Changes(ctx, 0, 100, nil)
+	require.NoError(t, err)
+	require.Len(t, vs, 6, "change feed of the replica holds the 6 live items")
+}
+
+func TestSnapshotInstallThenTail(t *testing.T) {
+	db := openDB(t, vfs.NewMem())
+	defer db.Close()
+	src := openPart(t, db, nil)
+	defer src.Close()
+	ctx := context.Background()
+	for i := 0; i < 50; i++ {
+		_, err := src.Write(ctx, Op{Kind: Upsert, PK: pk(fmt.Sprint(i % 3)), Doc: doc(t, fmt.Sprintf(`{"id":"%d","pk":"%d"}`, i, i%3))})
+		require.NoError(t, err)
+	}
+	type kv struct{ k, v []byte }
+	var items []kv
+	lsn, epoch, err := src.Snapshot(ctx, func(k, v []byte) error {
+		items = append(items, kv{append([]byte(nil), k...), append([]byte(nil), v...)})
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, int64(50), lsn)
+	require.Equal(t, int64(1), epoch)
+
+	rep := openReplica(t)
+	i := 0
+	require.NoError(t, rep.InstallSnapshot(ctx, lsn, epoch, func() ([]byte, []byte, bool, error) {
+		if i == len(items) {
+			return nil, nil, false, nil
+		}
+		i++
+		return items[i-1].k, items[i-1].v, true, nil
+	}))
+	require.Equal(t, lsn, rep.Applied())
+	_, err = src.Write(ctx, Op{Kind: Upsert, PK: pk("0"), Doc: doc(t, `{"id":"new","pk":"0"}`)})
+	require.NoError(t, err)
+	var tail []*replog.Entry
+	require.NoError(t, src.ReadLog(lsn, 0, func(e *replog.Entry) bool { tail = append(tail, e); return true }))
+	require.NoError(t, rep.ApplyReplicated(ctx, tail))
+	require.Equal(t, dump(t, src), dump(t, rep))
+}
