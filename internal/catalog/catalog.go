@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/meridiandb/meridian/internal/resource"
 	"github.com/meridiandb/meridian/internal/storage"
@@ -39,31 +41,80 @@ type Offer struct {
 type meta struct {
 	NextDB, NextColl, NextOffer uint32
 	Version                     uint64
+	// Applied is the LSN of the last command in the catalog log (partition
+	// 0 of the replication log); Epoch the write epoch it was written in.
+	Applied, Epoch int64
 }
 
 // Catalog is the account's metadata in this region.
 type Catalog struct {
-	db *storage.DB
+	db       *storage.DB
+	regionID uint32
+	clock    func() time.Time
 
-	// mu guards the fields below.
+	// mu guards the fields below. It is held across the storage commit of
+	// a change so that changes are applied and logged in LSN order.
 	mu     sync.RWMutex
 	meta   meta
 	dbs    map[string]*Database
 	colls  map[string]map[string]*Container // by database id, container id
 	offers map[string]*Offer
+	// onApply observes every applied command (local or replicated), after
+	// it is durable; onReset observes a snapshot install.
+	onApply func(Command, Result)
+	onReset func()
+
+	applied  atomic.Int64
+	epoch    atomic.Int64
+	writable atomic.Bool
+	// notifyMu guards notify, closed and replaced when applied advances.
+	notifyMu sync.Mutex
+	notify   chan struct{}
+}
+
+// Options configure a Catalog.
+type Options struct {
+	// RegionID is written as the origin of locally accepted commands.
+	RegionID uint32
+	// ReadOnly makes the catalog a replica: Apply is refused and changes
+	// arrive through ApplyReplicated.
+	ReadOnly bool
+	Clock    func() time.Time
+	// OnApply is called after each command is durable (in LSN order).
+	OnApply func(Command, Result)
+	// OnReset is called after a snapshot replaced the whole catalog.
+	OnReset func()
 }
 
 // Open loads the catalog from storage.
-func Open(db *storage.DB) (*Catalog, error) {
-	c := &Catalog{
-		db:     db,
-		dbs:    map[string]*Database{},
-		colls:  map[string]map[string]*Container{},
-		offers: map[string]*Offer{},
+func Open(db *storage.DB, opts Options) (*Catalog, error) {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
 	}
+	c := &Catalog{
+		db:       db,
+		regionID: opts.RegionID,
+		clock:    opts.Clock,
+		onApply:  opts.OnApply,
+		onReset:  opts.OnReset,
+		notify:   make(chan struct{}),
+	}
+	c.writable.Store(!opts.ReadOnly)
+	if err := c.load(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// load (re)reads the state from storage.
+func (c *Catalog) load() error {
+	c.dbs = map[string]*Database{}
+	c.colls = map[string]map[string]*Container{}
+	c.offers = map[string]*Offer{}
+	c.meta = meta{}
 	p := storage.CatalogPrefix()
 	var derr error
-	err := db.Scan(p, storage.PrefixEnd(p), func(k, v []byte) bool {
+	err := c.db.Scan(p, storage.PrefixEnd(p), func(k, v []byte) bool {
 		name := string(k[1:])
 		var err error
 		switch {
@@ -95,9 +146,17 @@ func Open(db *storage.DB) (*Catalog, error) {
 		return true
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return c, derr
+	if derr != nil {
+		return derr
+	}
+	if c.meta.Epoch == 0 {
+		c.meta.Epoch = 1
+	}
+	c.applied.Store(c.meta.Applied)
+	c.epoch.Store(c.meta.Epoch)
+	return nil
 }
 
 func dbKey(id string) []byte            { return storage.CatalogKey("db/" + id) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/meridiandb/meridian/internal/replog"
 	"github.com/meridiandb/meridian/internal/resource"
 	"github.com/meridiandb/meridian/internal/storage"
 )
@@ -51,34 +52,79 @@ const DefaultContainerThroughput = 400
 // DefaultConflictResolutionPolicy is Cosmos DB's default.
 var DefaultConflictResolutionPolicy = json.RawMessage(`{"mode":"LastWriterWins","conflictResolutionPath":"/_ts","conflictResolutionProcedure":""}`)
 
-// Apply validates and applies cmd, persisting the change with a synced
-// batch before returning.
+// Apply validates and applies cmd in the write region: the state change,
+// the command's log entry (partition 0 of the replication log, so that read
+// regions replay it) and the new applied LSN are written in one synced
+// batch before it returns.
 func (c *Catalog) Apply(cmd Command) (Result, error) {
+	if !c.writable.Load() {
+		return Result{}, resource.ErrWriteForbidden
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	b := c.db.NewBatch()
 	defer b.Close()
 	next := c.meta
 	res, undo, err := c.apply(&next, cmd, b)
 	if err != nil {
+		c.mu.Unlock()
 		return Result{}, err
 	}
-	b.Set(storage.CatalogKey("meta"), mustJSON(next))
-	if err := b.Commit(true /* sync */); err != nil {
-		undo()
-		return Result{}, fmt.Errorf("catalog %s: %w", cmd.Kind, err)
+	next.Applied++
+	e := &replog.Entry{LSN: next.Applied, Epoch: next.Epoch, Origin: c.regionID, TS: c.clock().UnixNano(),
+		Ops: []replog.Op{{Kind: replog.OpPut, Key: []byte(cmdKey), Value: mustJSON(cmd)}}}
+	if err := c.commit(b, &next, cmd, e, undo); err != nil {
+		c.mu.Unlock()
+		return Result{}, err
 	}
-	c.meta = next
+	c.mu.Unlock()
+	c.published(cmd, res)
 	return res, nil
 }
+
+// cmdKey is the op key of catalog log entries.
+const cmdKey = "catalog"
+
+// commit writes the state change recorded by apply, entry and meta. It must
+// be called with mu held; on failure it undoes the in-memory change.
+func (c *Catalog) commit(b *storage.Batch, next *meta, cmd Command, e *replog.Entry, undo func()) error {
+	replog.Append(b, LogPartition, e)
+	if e.LSN%1024 == 0 && e.LSN > logRetention {
+		replog.Trim(b, LogPartition, e.LSN-logRetention)
+	}
+	b.Set(storage.CatalogKey("meta"), mustJSON(*next))
+	if err := b.Commit(true /* sync */); err != nil {
+		undo()
+		return fmt.Errorf("catalog %s: %w", cmd.Kind, err)
+	}
+	c.meta = *next
+	c.epoch.Store(next.Epoch)
+	return nil
+}
+
+func (c *Catalog) published(cmd Command, res Result) {
+	c.notifyMu.Lock()
+	c.applied.Store(c.meta.Applied)
+	close(c.notify)
+	c.notify = make(chan struct{})
+	c.notifyMu.Unlock()
+	if c.onApply != nil {
+		c.onApply(cmd, res)
+	}
+}
+
+// LogPartition is the replication-log partition id of the catalog.
+const LogPartition = 0
+
+// logRetention is how many catalog log entries are kept for catch-up.
+const logRetention = 10_000
 
 func (c *Catalog) etag(m *meta) string {
 	m.Version++
 	return resource.ETag(m.Version)
 }
 
-// apply mutates the in-memory state and records the writes in b. undo
-// reverts the in-memory part if the batch fails to commit.
+// apply mutates the in-memory state. undo reverts it if the storage batch
+// fails to commit; persist then writes the affected records.
 func (c *Catalog) apply(m *meta, cmd Command, b *storage.Batch) (Result, func(), error) {
 	nop := func() {}
 	switch cmd.Kind {

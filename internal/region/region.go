@@ -104,7 +104,7 @@ func Open(cfg Config) (*Region, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Open(cfg.DB)
+	cat, err := catalog.Open(cfg.DB, catalog.Options{RegionID: cfg.ID, Clock: cfg.Clock})
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
