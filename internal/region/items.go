@@ -29,8 +29,8 @@ var opKinds = map[httpapi.ItemOp]partition.OpKind{
 
 // level returns the consistency level a request runs at (400 if stronger
 // than the account's).
-func (r *Region) level(o httpapi.RequestOptions) (session.Level, error) {
-	return session.Effective(r.cfg.Consistency, o.Consistency)
+func (r *Region) effectiveLevel(o httpapi.RequestOptions) (session.Level, error) {
+	return session.Effective(r.level, o.Consistency)
 }
 
 // token returns the session token for range 0 from a request header, if any.
@@ -81,7 +81,7 @@ func (r *Region) awaitSession(ctx context.Context, p *partition.Partition, raw s
 			}
 			return resource.Errorf(resource.KindReadSessionNotAvailable,
 				"The read session is not available for the input session token: region %q has applied %s, the token requires %s.",
-				r.cfg.Name, progress(p), t)
+				r.self.Name, progress(p), t)
 		}
 	}
 	return nil
@@ -95,7 +95,7 @@ func (r *Region) meta(co catalog.Container, p *partition.Partition, lsn int64, c
 		SessionToken: session.Format(rangeID, session.Token{Version: p.Epoch(), GlobalLSN: lsn}),
 		Charge:       charge,
 		ContainerRID: co.RID,
-		Region:       r.cfg.Name,
+		Region:       r.self.Name,
 		LSN:          p.Applied(),
 	}
 }
@@ -110,13 +110,23 @@ func (r *Region) Item(ctx context.Context, req httpapi.ItemRequest) (httpapi.Ite
 	if err != nil {
 		return httpapi.ItemResponse{}, err
 	}
-	if _, err := r.level(req.Options); err != nil {
+	level, err := r.effectiveLevel(req.Options)
+	if err != nil {
 		return httpapi.ItemResponse{}, err
 	}
 	if req.Op == httpapi.OpRead {
-		return r.readItem(ctx, co, p, req)
+		return r.readItem(ctx, level, co, p, req)
+	}
+	if !r.isWriter() {
+		return httpapi.ItemResponse{}, r.writeForbidden()
 	}
 	if _, _, err := token(req.Options.SessionToken); err != nil {
+		return httpapi.ItemResponse{}, err
+	}
+	if err := r.validateSync(req.Options); err != nil {
+		return httpapi.ItemResponse{}, err
+	}
+	if err := r.admitWrite(p); err != nil {
 		return httpapi.ItemResponse{}, err
 	}
 	op, err := partitionOp(httpapi.BatchOp{Op: req.Op, ID: req.ID, Body: req.Body, Patch: req.Patch, IfMatch: req.Options.IfMatch}, req.PartitionKey)
@@ -125,6 +135,9 @@ func (r *Region) Item(ctx context.Context, req httpapi.ItemRequest) (httpapi.Ite
 	}
 	res, err := p.Write(ctx, op)
 	if err != nil {
+		return httpapi.ItemResponse{}, err
+	}
+	if err := r.afterWrite(ctx, p, res.LSN, req.Options); err != nil {
 		return httpapi.ItemResponse{}, err
 	}
 	resp := httpapi.ItemResponse{Status: 200, Meta: r.meta(co, p, res.LSN, writeCharge(len(req.Body)))}
@@ -140,7 +153,7 @@ func (r *Region) Item(ctx context.Context, req httpapi.ItemRequest) (httpapi.Ite
 	return resp, nil
 }
 
-func (r *Region) readItem(ctx context.Context, co catalog.Container, p *partition.Partition, req httpapi.ItemRequest) (httpapi.ItemResponse, error) {
+func (r *Region) readItem(ctx context.Context, level session.Level, co catalog.Container, p *partition.Partition, req httpapi.ItemRequest) (httpapi.ItemResponse, error) {
 	if req.PartitionKey == nil {
 		return httpapi.ItemResponse{}, resource.BadRequestf("The partition key header x-ms-documentdb-partitionkey is required to read an item.")
 	}
@@ -154,7 +167,17 @@ func (r *Region) readItem(ctx context.Context, co catalog.Container, p *partitio
 		return httpapi.ItemResponse{}, err
 	}
 	v, err := p.Get(req.PartitionKey, req.ID)
+	if errors.Is(err, resource.ErrNotFound) && level == session.Strong {
+		// Absence must be committed too: wait for what this region applied.
+		if err := r.readBarrier(ctx, level, p, 0); err != nil {
+			return httpapi.ItemResponse{}, err
+		}
+		v, err = p.Get(req.PartitionKey, req.ID)
+	}
 	if err != nil {
+		return httpapi.ItemResponse{}, err
+	}
+	if err := r.readBarrier(ctx, level, p, v.LSN); err != nil {
 		return httpapi.ItemResponse{}, err
 	}
 	resp := httpapi.ItemResponse{Status: 200, ETag: v.ETag, Meta: r.meta(co, p, 0, readCharge(len(v.JSON)))}
@@ -201,7 +224,16 @@ func (r *Region) Batch(ctx context.Context, req httpapi.BatchRequest) (httpapi.B
 	if err != nil {
 		return httpapi.BatchResponse{}, err
 	}
-	if _, err := r.level(req.Options); err != nil {
+	if _, err := r.effectiveLevel(req.Options); err != nil {
+		return httpapi.BatchResponse{}, err
+	}
+	if !r.isWriter() {
+		return httpapi.BatchResponse{}, r.writeForbidden()
+	}
+	if err := r.validateSync(req.Options); err != nil {
+		return httpapi.BatchResponse{}, err
+	}
+	if err := r.admitWrite(p); err != nil {
 		return httpapi.BatchResponse{}, err
 	}
 	if len(req.Ops) == 0 {
@@ -261,8 +293,17 @@ func (r *Region) Batch(ctx context.Context, req httpapi.BatchRequest) (httpapi.B
 			lsn = res.LSN
 		}
 	}
+	if err := r.afterWrite(ctx, p, lsn, req.Options); err != nil {
+		return httpapi.BatchResponse{}, err
+	}
 	out.Meta = r.meta(co, p, lsn, charge)
 	return out, nil
+}
+
+// writeForbidden is the 403/3 a read region answers to writes; the SDK
+// then refreshes the account and retries in the write region.
+func (r *Region) writeForbidden() error {
+	return resource.Errorf(resource.KindWriteForbidden, "Writes are accepted only in the write region %q; region %q is a read region.", r.topo.WriteRegion, r.self.Name)
 }
 
 // opResult renders one batch operation's outcome; errors keep their

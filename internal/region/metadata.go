@@ -31,20 +31,15 @@ func (r *Region) ListDatabases(context.Context) ([]resource.Database, error) {
 
 // DeleteDatabase deletes a database and all its containers' data.
 func (r *Region) DeleteDatabase(_ context.Context, id string) error {
-	res, err := r.cat.Apply(catalog.Command{Kind: catalog.CmdDeleteDatabase, ID: id, TS: r.now()})
-	if err != nil {
-		return err
-	}
-	return r.dropPartitions(res.Dropped)
+	_, err := r.cat.Apply(catalog.Command{Kind: catalog.CmdDeleteDatabase, ID: id, TS: r.now()})
+	return err
 }
 
 // CreateContainer creates a container and opens its partition.
 func (r *Region) CreateContainer(_ context.Context, db string, spec resource.Container, tp resource.Throughput) (resource.Container, error) {
+	// The catalog opens the partition (onCatalog) before Apply returns.
 	res, err := r.cat.Apply(catalog.Command{Kind: catalog.CmdCreateContainer, DB: db, Container: &spec, Throughput: tp, TS: r.now()})
 	if err != nil {
-		return resource.Container{}, err
-	}
-	if _, err := r.openPartition(res.Container); err != nil {
 		return resource.Container{}, err
 	}
 	return res.Container.Container, nil
@@ -75,19 +70,13 @@ func (r *Region) ReplaceContainer(_ context.Context, db string, spec resource.Co
 	if err != nil {
 		return resource.Container{}, err
 	}
-	if _, err := r.openPartition(res.Container); err != nil {
-		return resource.Container{}, err
-	}
 	return res.Container.Container, nil
 }
 
 // DeleteContainer deletes a container and its data.
 func (r *Region) DeleteContainer(_ context.Context, db, id string) error {
-	res, err := r.cat.Apply(catalog.Command{Kind: catalog.CmdDeleteContainer, DB: db, ID: id, TS: r.now()})
-	if err != nil {
-		return err
-	}
-	return r.dropPartitions(res.Dropped)
+	_, err := r.cat.Apply(catalog.Command{Kind: catalog.CmdDeleteContainer, DB: db, ID: id, TS: r.now()})
+	return err
 }
 
 // ListOffers lists every offer.

@@ -29,7 +29,8 @@ func (r *Region) Query(ctx context.Context, req httpapi.QueryRequest) (httpapi.Q
 	if err != nil {
 		return httpapi.QueryResponse{}, err
 	}
-	if _, err := r.level(req.Options); err != nil {
+	level, err := r.effectiveLevel(req.Options)
+	if err != nil {
 		return httpapi.QueryResponse{}, err
 	}
 	if req.PKRangeID != "" && req.PKRangeID != rangeID {
@@ -44,6 +45,9 @@ func (r *Region) Query(ctx context.Context, req httpapi.QueryRequest) (httpapi.Q
 		return httpapi.QueryResponse{}, err
 	}
 	if err := r.awaitSession(ctx, p, req.Options.SessionToken); err != nil {
+		return httpapi.QueryResponse{}, err
+	}
+	if err := r.readBarrier(ctx, level, p, 0); err != nil {
 		return httpapi.QueryResponse{}, err
 	}
 	params := make([]query.Param, len(req.Parameters))

@@ -5,64 +5,49 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/meridiandb/meridian/internal/catalog"
 	"github.com/meridiandb/meridian/internal/httpapi"
 	"github.com/meridiandb/meridian/internal/partition"
+	"github.com/meridiandb/meridian/internal/repl"
 	"github.com/meridiandb/meridian/internal/resource"
 	"github.com/meridiandb/meridian/internal/session"
 	"github.com/meridiandb/meridian/internal/storage"
+	"github.com/meridiandb/meridian/internal/topology"
 )
 
 // Config configures a Region.
 type Config struct {
-	// AccountID is the account name shown in the account document.
-	AccountID string
-	// Name is the region name, e.g. "West US".
-	Name string
-	// ID is the region's numeric id (1..255), used in etags and log entries.
-	ID uint32
-	// Endpoint is the host:port clients reach this region at.
-	Endpoint string
+	// Topology is the account layout; Self names this region in it.
+	Topology *topology.Topology
+	Self     string
 	DB       *storage.DB
-	// Consistency is the account's default consistency level.
-	Consistency session.Level
-	// MaxStalenessPrefix and MaxIntervalSeconds are bounded staleness K and T.
-	MaxStalenessPrefix int64
-	MaxIntervalSeconds int64
 	// SessionWait bounds how long a read waits for this region to reach
 	// the session token it carries before answering 404/1002. Default 5 s.
 	SessionWait time.Duration
-	Clock       func() time.Time
-	Logger      *slog.Logger
+	// SyncTimeout bounds how long a write waits for the regions that must
+	// acknowledge it (Strong, x-meridian-sync-regions). Default 10 s.
+	SyncTimeout time.Duration
+	// PeerSecret authenticates inter-region traffic.
+	PeerSecret []byte
+	// Dial opens inter-region connections (the simulated WAN wraps it).
+	Dial   func(ctx context.Context, peerRegion, addr string) (net.Conn, error)
+	Clock  func() time.Time
+	Logger *slog.Logger
 	// PurgeInterval is the TTL purge period (default 1 s).
 	PurgeInterval time.Duration
 }
 
 // Defaults fills zero fields.
 func (c *Config) Defaults() {
-	if c.AccountID == "" {
-		c.AccountID = "meridian"
-	}
-	if c.Name == "" {
-		c.Name = "West US"
-	}
-	if c.ID == 0 {
-		c.ID = 1
-	}
-	if c.Consistency == session.LevelUnset {
-		c.Consistency = session.Session
-	}
-	if c.MaxStalenessPrefix == 0 {
-		c.MaxStalenessPrefix = 100
-	}
-	if c.MaxIntervalSeconds == 0 {
-		c.MaxIntervalSeconds = 5
-	}
 	if c.SessionWait == 0 {
 		c.SessionWait = 5 * time.Second
+	}
+	if c.SyncTimeout == 0 {
+		c.SyncTimeout = 10 * time.Second
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
@@ -77,49 +62,89 @@ func (c *Config) Validate() error {
 	switch {
 	case c.DB == nil:
 		return errors.New("region: Config.DB is required")
-	case c.ID > 255:
-		return errors.New("region: Config.ID must be in 1..255")
-	case c.Endpoint == "":
-		return errors.New("region: Config.Endpoint is required")
+	case c.Topology == nil:
+		return errors.New("region: Config.Topology is required")
+	}
+	if _, ok := c.Topology.Region(c.Self); !ok {
+		return fmt.Errorf("region: Config.Self %q is not a region of the topology", c.Self)
 	}
 	return nil
 }
 
 // Region is one region of the account.
 type Region struct {
-	cfg Config
-	log *slog.Logger
-	cat *catalog.Catalog
+	cfg   Config
+	log   *slog.Logger
+	topo  *topology.Topology
+	self  topology.Region
+	level session.Level
+	cat   *catalog.Catalog
 
-	// mu guards parts.
+	tracker *repl.Tracker  // write region: peers' acknowledgements
+	recv    *repl.Receiver // read regions: the subscriptions to the write region
+
+	// mu guards parts and lag.
 	mu    sync.RWMutex
 	parts map[uint32]*partition.Partition // by container number
+	lag   map[uint32]*commitTimes         // write region: commit times of recent LSNs (bounded staleness)
 }
 
 var _ httpapi.Backend = (*Region)(nil)
 
-// Open loads the catalog and opens every container's partition.
+// Open loads the catalog and opens every container's partition. Call Start
+// to begin replicating.
 func Open(cfg Config) (*Region, error) {
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Open(cfg.DB, catalog.Options{RegionID: cfg.ID, Clock: cfg.Clock})
+	self, _ := cfg.Topology.Region(cfg.Self)
+	r := &Region{
+		cfg: cfg, log: cfg.Logger.With("region", self.Name), topo: cfg.Topology, self: self,
+		level: cfg.Topology.Level(), parts: map[uint32]*partition.Partition{}, lag: map[uint32]*commitTimes{},
+		tracker: repl.NewTracker(cfg.Clock),
+	}
+	writer := r.isWriter()
+	cat, err := catalog.Open(cfg.DB, catalog.Options{
+		RegionID: self.ID, ReadOnly: !writer, Clock: cfg.Clock,
+		OnApply: r.onCatalog, OnReset: r.onCatalogReset,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
-	r := &Region{cfg: cfg, log: cfg.Logger.With("region", cfg.Name), cat: cat, parts: map[uint32]*partition.Partition{}}
+	r.cat = cat
 	for _, co := range cat.AllContainers() {
 		if _, err := r.openPartition(co); err != nil {
 			r.Close()
 			return nil, err
 		}
 	}
+	if !writer {
+		r.recv = repl.NewReceiver(repl.Config{Region: self.Name, Secret: cfg.PeerSecret, Dial: cfg.Dial, Logger: r.log, Clock: cfg.Clock})
+	}
 	return r, nil
 }
 
-// Close stops every partition. Acknowledged writes are already durable.
+// Start begins following the write region (read regions only).
+func (r *Region) Start() {
+	if r.recv == nil {
+		return
+	}
+	w, _ := r.topo.Region(r.topo.WriteRegion)
+	r.recv.Follow(catalog.LogPartition, w.Name, w.Peer, r.cat)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for n, p := range r.parts {
+		r.recv.Follow(uint64(n), w.Name, w.Peer, p)
+	}
+}
+
+// Close stops replication and every partition. Acknowledged writes are
+// already durable.
 func (r *Region) Close() {
+	if r.recv != nil {
+		r.recv.Close()
+	}
 	r.mu.Lock()
 	parts := r.parts
 	r.parts = map[uint32]*partition.Partition{}
@@ -128,6 +153,33 @@ func (r *Region) Close() {
 		p.Close()
 	}
 }
+
+// Name is the region's name.
+func (r *Region) Name() string { return r.self.Name }
+
+// Tracker is the write region's record of peer acknowledgements, shared
+// with the replication service.
+func (r *Region) Tracker() *repl.Tracker { return r.tracker }
+
+func (r *Region) isWriter() bool {
+	return topology.Canonical(r.cfg.Self) == topology.Canonical(r.cfg.Topology.WriteRegion)
+}
+
+// Source serves a partition's log to other regions (repl.Sources).
+func (r *Region) Source(pid uint64) (repl.Source, error) {
+	if pid == catalog.LogPartition {
+		return r.cat, nil
+	}
+	r.mu.RLock()
+	p := r.parts[uint32(pid)]
+	r.mu.RUnlock()
+	if p == nil {
+		return nil, fmt.Errorf("region %s: no partition %d", r.self.Name, pid)
+	}
+	return p, nil
+}
+
+var _ repl.Sources = (*Region)(nil)
 
 func infoOf(co catalog.Container) partition.ContainerInfo {
 	return partition.ContainerInfo{
@@ -144,30 +196,73 @@ func (r *Region) openPartition(co catalog.Container) (*partition.Partition, erro
 		return p, nil
 	}
 	p, err := partition.Open(partition.Config{
-		ID: uint64(co.Num), DB: r.cfg.DB, RegionID: r.cfg.ID, Clock: r.cfg.Clock,
-		Logger: r.log, PurgeInterval: r.cfg.PurgeInterval,
+		ID: uint64(co.Num), DB: r.cfg.DB, RegionID: r.self.ID, Clock: r.cfg.Clock,
+		Logger: r.log, PurgeInterval: r.cfg.PurgeInterval, ReadOnly: !r.isWriter(),
 	}, infoOf(co))
 	if err != nil {
 		return nil, fmt.Errorf("open partition of %s/%s: %w", co.DB, co.ID, err)
 	}
 	r.parts[co.Num] = p
+	r.lag[co.Num] = &commitTimes{}
 	return p, nil
 }
 
-func (r *Region) dropPartitions(nums []uint32) error {
+func (r *Region) dropPartitions(nums []uint32) {
 	for _, n := range nums {
+		if r.recv != nil {
+			r.recv.Unfollow(uint64(n))
+		}
 		r.mu.Lock()
 		p := r.parts[n]
 		delete(r.parts, n)
+		delete(r.lag, n)
 		r.mu.Unlock()
 		if p != nil {
 			p.Close()
 		}
 		if err := partition.DeleteData(r.cfg.DB, uint64(n)); err != nil {
-			return fmt.Errorf("delete data of partition %d: %w", n, err)
+			r.log.Error("deleting a dropped container's data failed; its keys remain until the next delete", "partition", n, "err", err)
 		}
 	}
-	return nil
+}
+
+// onCatalog keeps partitions in step with the catalog, in every region, as
+// each command becomes durable.
+func (r *Region) onCatalog(cmd catalog.Command, res catalog.Result) {
+	switch cmd.Kind {
+	case catalog.CmdCreateContainer, catalog.CmdReplaceContainer:
+		p, err := r.openPartition(res.Container)
+		if err != nil {
+			r.log.Error("opening a new container's partition failed", "container", res.Container.ID, "err", err)
+			return
+		}
+		if r.recv != nil && cmd.Kind == catalog.CmdCreateContainer {
+			w, _ := r.topo.Region(r.topo.WriteRegion)
+			r.recv.Follow(uint64(res.Container.Num), w.Name, w.Peer, p)
+		}
+	case catalog.CmdDeleteContainer, catalog.CmdDeleteDatabase:
+		r.dropPartitions(res.Dropped)
+	}
+}
+
+// onCatalogReset reconciles partitions after a catalog snapshot install.
+func (r *Region) onCatalogReset() {
+	want := map[uint32]catalog.Container{}
+	for _, co := range r.cat.AllContainers() {
+		want[co.Num] = co
+	}
+	r.mu.RLock()
+	var drop []uint32
+	for n := range r.parts {
+		if _, ok := want[n]; !ok {
+			drop = append(drop, n)
+		}
+	}
+	r.mu.RUnlock()
+	r.dropPartitions(drop)
+	for _, co := range want {
+		r.onCatalog(catalog.Command{Kind: catalog.CmdCreateContainer}, catalog.Result{Container: co})
+	}
 }
 
 // container resolves a container and its partition.
@@ -180,22 +275,27 @@ func (r *Region) container(db, coll string) (catalog.Container, *partition.Parti
 	p := r.parts[co.Num]
 	r.mu.RUnlock()
 	if p == nil {
-		return catalog.Container{}, nil, resource.Errorf(resource.KindServiceUnavailable, "The container %q is not open in region %q yet; retry.", coll, r.cfg.Name)
+		return catalog.Container{}, nil, resource.Errorf(resource.KindServiceUnavailable, "The container %q is not open in region %q yet; retry.", coll, r.self.Name)
 	}
 	return co, p, nil
 }
 
 // Account describes the account as this region serves it.
 func (r *Region) Account(context.Context) httpapi.AccountInfo {
-	loc := httpapi.Location{Name: r.cfg.Name, Endpoint: r.cfg.Endpoint}
-	return httpapi.AccountInfo{
-		ID:                 r.cfg.AccountID,
-		WritableLocations:  []httpapi.Location{loc},
-		ReadableLocations:  []httpapi.Location{loc},
-		Consistency:        r.cfg.Consistency,
-		MaxStalenessPrefix: r.cfg.MaxStalenessPrefix,
-		MaxIntervalSeconds: r.cfg.MaxIntervalSeconds,
+	info := httpapi.AccountInfo{
+		ID:                 r.topo.Account,
+		Consistency:        r.level,
+		MaxStalenessPrefix: r.topo.MaxStalenessPrefix,
+		MaxIntervalSeconds: r.topo.MaxIntervalSeconds,
 	}
+	for _, reg := range r.topo.Regions {
+		loc := httpapi.Location{Name: reg.Name, Endpoint: reg.Endpoint}
+		if topology.Canonical(reg.Name) == topology.Canonical(r.topo.WriteRegion) {
+			info.WritableLocations = append(info.WritableLocations, loc)
+		}
+		info.ReadableLocations = append(info.ReadableLocations, loc)
+	}
+	return info
 }
 
 func (r *Region) now() int64 { return r.cfg.Clock().Unix() }

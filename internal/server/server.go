@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -12,12 +14,15 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"google.golang.org/grpc"
 
 	"github.com/meridiandb/meridian/internal/auth"
 	"github.com/meridiandb/meridian/internal/httpapi"
 	"github.com/meridiandb/meridian/internal/region"
+	"github.com/meridiandb/meridian/internal/repl"
 	"github.com/meridiandb/meridian/internal/session"
 	"github.com/meridiandb/meridian/internal/storage"
+	"github.com/meridiandb/meridian/internal/topology"
 )
 
 // Config configures one region process.
@@ -47,7 +52,23 @@ type Config struct {
 	MaxIntervalSeconds int64
 	// SessionWait bounds a session read's wait for replication (default 5 s).
 	SessionWait time.Duration
+	// SyncTimeout bounds a write's wait for the regions that must hold it
+	// (Strong, x-meridian-sync-regions). Default 10 s.
+	SyncTimeout time.Duration
 	Logger      *slog.Logger
+
+	// Topology, when set, is the multi-region account layout and Region
+	// names this process's region in it; Listen is then taken from the
+	// region's endpoint unless Listener is given. Without it the process
+	// is a one-region account built from the fields above.
+	Topology *topology.Topology
+	// Listener and PeerListener, when set, are already-bound client and
+	// inter-region listeners (tests bind port 0 first).
+	Listener, PeerListener net.Listener
+	// Dial opens inter-region connections; the simulated WAN wraps it.
+	Dial func(ctx context.Context, peerRegion, addr string) (net.Conn, error)
+	// PurgeInterval is the TTL purge period (default 1 s).
+	PurgeInterval time.Duration
 }
 
 // Defaults fills zero fields.
@@ -89,71 +110,142 @@ type Server struct {
 	ln     net.Listener
 	http   *http.Server
 	scheme string
+	peerLn net.Listener // nil in a one-region account
+	grpc   *grpc.Server
 
 	closeOnce sync.Once
 	closeErr  error
 	serveErr  chan error
 }
 
-// New opens storage and the region and binds the client listener. Call
-// Start to serve.
+// New opens storage and the region and binds the listeners. Call Start to
+// serve.
 func New(cfg Config) (*Server, error) {
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	log := cfg.Logger.With("region", cfg.Region)
-	verifier, err := auth.NewVerifier(cfg.Key, cfg.ReadOnlyKey)
-	if err != nil {
-		return nil, fmt.Errorf("server: keys: %w", err)
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("server: listen %s: %w", cfg.Listen, err)
-	}
-	db, err := storage.Open(storage.Options{Dir: cfg.DataDir, FS: cfg.FS, Logger: log})
-	if err != nil {
-		_ = ln.Close()
+	s := &Server{cfg: cfg, scheme: "http", serveErr: make(chan error, 2)}
+	if err := s.open(); err != nil {
+		s.cleanup()
 		return nil, err
-	}
-	reg, err := region.Open(region.Config{
-		AccountID: cfg.AccountID, Name: cfg.Region, ID: cfg.RegionID, Endpoint: ln.Addr().String(),
-		DB: db, Consistency: cfg.Consistency, MaxStalenessPrefix: cfg.MaxStalenessPrefix,
-		MaxIntervalSeconds: cfg.MaxIntervalSeconds, SessionWait: cfg.SessionWait, Logger: log,
-	})
-	if err != nil {
-		_ = db.Close()
-		_ = ln.Close()
-		return nil, err
-	}
-	h, err := httpapi.New(httpapi.Config{Logger: log, Verifier: verifier, RegionName: cfg.Region}, reg)
-	if err != nil {
-		reg.Close()
-		_ = db.Close()
-		_ = ln.Close()
-		return nil, err
-	}
-	s := &Server{cfg: cfg, log: log, db: db, region: reg, ln: ln, scheme: "http", serveErr: make(chan error, 1)}
-	s.http = &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	if cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			_ = s.Close(context.Background())
-			return nil, fmt.Errorf("server: load TLS pair: %w", err)
-		}
-		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		s.scheme = "https"
 	}
 	return s, nil
 }
 
-// Start serves client requests in the background.
+func (s *Server) open() error {
+	cfg := &s.cfg
+	s.log = cfg.Logger.With("region", cfg.Region)
+	verifier, err := auth.NewVerifier(cfg.Key, cfg.ReadOnlyKey)
+	if err != nil {
+		return fmt.Errorf("server: keys: %w", err)
+	}
+	topo := cfg.Topology
+	if topo != nil {
+		self, ok := topo.Region(cfg.Region)
+		if !ok {
+			return fmt.Errorf("server: region %q is not in the topology", cfg.Region)
+		}
+		if cfg.Listener == nil {
+			cfg.Listen = self.Endpoint
+		}
+		if len(topo.Regions) > 1 {
+			if s.peerLn = cfg.PeerListener; s.peerLn == nil {
+				if s.peerLn, err = net.Listen("tcp", self.Peer); err != nil {
+					return fmt.Errorf("server: listen for peers on %s: %w", self.Peer, err)
+				}
+			}
+		}
+	}
+	if s.ln = cfg.Listener; s.ln == nil {
+		if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("server: listen %s: %w", cfg.Listen, err)
+		}
+	}
+	if topo == nil {
+		topo = &topology.Topology{
+			Account: cfg.AccountID, WriteRegion: cfg.Region, Consistency: cfg.Consistency.String(),
+			MaxStalenessPrefix: cfg.MaxStalenessPrefix, MaxIntervalSeconds: cfg.MaxIntervalSeconds,
+			Regions: []topology.Region{{Name: cfg.Region, ID: cfg.RegionID, Endpoint: s.ln.Addr().String()}},
+		}
+		topo.Defaults()
+		if err := topo.Validate(); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+	}
+	secret := peerSecret(cfg.Key, topo.PeerSecret)
+	if s.db, err = storage.Open(storage.Options{Dir: cfg.DataDir, FS: cfg.FS, Logger: s.log}); err != nil {
+		return err
+	}
+	s.region, err = region.Open(region.Config{
+		Topology: topo, Self: cfg.Region, DB: s.db, SessionWait: cfg.SessionWait, SyncTimeout: cfg.SyncTimeout,
+		PeerSecret: secret, Dial: cfg.Dial, Logger: s.log, PurgeInterval: cfg.PurgeInterval,
+	})
+	if err != nil {
+		return err
+	}
+	h, err := httpapi.New(httpapi.Config{Logger: s.log, Verifier: verifier, RegionName: cfg.Region}, s.region)
+	if err != nil {
+		return err
+	}
+	s.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("server: load TLS pair: %w", err)
+		}
+		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.scheme = "https"
+	}
+	if s.peerLn != nil {
+		s.grpc = grpc.NewServer(repl.ServerOptions(secret)...)
+		repl.NewService(repl.Config{Region: cfg.Region, Secret: secret, Logger: s.log}, s.region, s.region.Tracker()).Register(s.grpc)
+	}
+	return nil
+}
+
+// cleanup releases what open acquired when it failed half-way.
+func (s *Server) cleanup() {
+	if s.region != nil {
+		s.region.Close()
+	}
+	if s.db != nil {
+		_ = s.db.Close()
+	}
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
+	if s.peerLn != nil {
+		_ = s.peerLn.Close()
+	}
+}
+
+// peerSecret is the topology's secret, or one derived from the master key.
+func peerSecret(masterKey, configured string) []byte {
+	if configured != "" {
+		return []byte(configured)
+	}
+	m := hmac.New(sha256.New, []byte(masterKey))
+	m.Write([]byte("meridian inter-region v1"))
+	return m.Sum(nil)
+}
+
+// Start serves client and peer requests in the background and starts
+// replication.
 func (s *Server) Start() {
+	if s.grpc != nil {
+		go func() {
+			if err := s.grpc.Serve(s.peerLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				s.serveErr <- err
+			}
+		}()
+	}
+	s.region.Start()
 	go func() {
 		var err error
 		if s.scheme == "https" {
@@ -182,6 +274,18 @@ func (s *Server) Close(ctx context.Context) error {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 			_ = s.http.Close()
+		}
+		if s.grpc != nil {
+			stopped := make(chan struct{})
+			go func() { s.grpc.GracefulStop(); close(stopped) }()
+			select {
+			case <-stopped:
+			case <-ctx.Done():
+				s.grpc.Stop()
+			case <-time.After(2 * time.Second):
+				// Replication streams are long-lived: cut them.
+				s.grpc.Stop()
+			}
 		}
 		s.region.Close()
 		if err := s.db.Close(); err != nil {

@@ -1,0 +1,258 @@
+package region
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meridiandb/meridian/internal/httpapi"
+	"github.com/meridiandb/meridian/internal/partition"
+	"github.com/meridiandb/meridian/internal/resource"
+	"github.com/meridiandb/meridian/internal/session"
+	"github.com/meridiandb/meridian/internal/topology"
+)
+
+// This file holds the rules that make each consistency level hold across
+// regions (see docs/ARCHITECTURE.md and the semantics doc):
+//
+//   - Strong: a write is acknowledged only once every other region holds it
+//     durably; then it is committed. A read returns an item version only
+//     once that version is known committed (in a read region, via the
+//     committed LSN the write region ships with every message), so no read
+//     sees a write that a later read could miss.
+//   - Bounded staleness: the write region refuses writes (429) while some
+//     region lags by K versions or T seconds; a read region refuses reads
+//     (503, the SDK retries elsewhere) when it has not heard from the write
+//     region for T seconds.
+//   - Session: a read carrying a token waits until the region reached it
+//     (awaitSession), then 404/1002.
+//   - Custom synchronization (x-meridian-sync-regions): the write returns
+//     once the named regions hold it durably, waiting for them in parallel.
+
+// others returns the names of the regions other than this one.
+func (r *Region) others() []string {
+	var out []string
+	for _, o := range r.topo.Others(r.self.Name) {
+		out = append(out, o.Name)
+	}
+	return out
+}
+
+// commitTimes remembers when recent LSNs committed in the write region, to
+// measure how far behind in time a region's acknowledgements are.
+type commitTimes struct {
+	mu    sync.Mutex
+	lsns  []int64
+	times []time.Time
+}
+
+func (c *commitTimes) add(lsn int64, t time.Time) {
+	c.mu.Lock()
+	c.lsns = append(c.lsns, lsn)
+	c.times = append(c.times, t)
+	c.mu.Unlock()
+}
+
+// oldestAfter returns the commit time of the first LSN above acked, and
+// drops what every region has acknowledged (minAcked).
+func (c *commitTimes) oldestAfter(acked, minAcked int64) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := 0
+	for i < len(c.lsns) && c.lsns[i] <= minAcked {
+		i++
+	}
+	c.lsns, c.times = c.lsns[i:], c.times[i:]
+	for j, l := range c.lsns {
+		if l > acked {
+			return c.times[j], true
+		}
+	}
+	return time.Time{}, false
+}
+
+// admitWrite enforces bounded staleness in the write region: a write is
+// refused with 429 while a region lags by K or more versions, or by T or
+// more seconds.
+func (r *Region) admitWrite(p *partition.Partition) error {
+	if r.level != session.BoundedStaleness || len(r.topo.Regions) < 2 {
+		return nil
+	}
+	pid := p.ID()
+	head := p.Applied()
+	k, t := r.topo.MaxStalenessPrefix, time.Duration(r.topo.MaxIntervalSeconds)*time.Second
+	now := r.cfg.Clock()
+	r.mu.RLock()
+	ct := r.lag[uint32(pid)]
+	r.mu.RUnlock()
+	minAcked := head
+	for _, o := range r.others() {
+		if a, _ := r.tracker.Acked(pid, o); a < minAcked {
+			minAcked = a
+		}
+	}
+	for _, o := range r.others() {
+		acked, _ := r.tracker.Acked(pid, o)
+		if head-acked >= k {
+			return &resource.Error{Kind: resource.KindTooManyRequests, RetryAfterMs: 100, Substatus: 3200,
+				Msg: fmt.Sprintf("Bounded staleness: region %q is %d versions behind (K = %d); the write is throttled until it catches up.", o, head-acked, k)}
+		}
+		if ct != nil {
+			if since, ok := ct.oldestAfter(acked, minAcked); ok && now.Sub(since) >= t {
+				return &resource.Error{Kind: resource.KindTooManyRequests, RetryAfterMs: 100, Substatus: 3200,
+					Msg: fmt.Sprintf("Bounded staleness: region %q is %s behind (T = %s); the write is throttled until it catches up.", o, now.Sub(since).Round(time.Millisecond), t)}
+			}
+		}
+	}
+	return nil
+}
+
+// afterWrite runs once a write is durable in this (the write) region at
+// lsn: it records the commit time, and holds the acknowledgement until the
+// regions the level or the request name hold the write durably.
+func (r *Region) afterWrite(ctx context.Context, p *partition.Partition, lsn int64, o httpapi.RequestOptions) error {
+	if lsn == 0 {
+		return nil
+	}
+	pid := p.ID()
+	r.mu.RLock()
+	ct := r.lag[uint32(pid)]
+	r.mu.RUnlock()
+	if ct != nil && r.level == session.BoundedStaleness {
+		ct.add(lsn, r.cfg.Clock())
+	}
+	var wait []string
+	n := 0
+	switch {
+	case r.level == session.Strong && len(r.topo.Regions) > 1:
+		wait = r.others()
+		n = len(wait)
+	case len(o.SyncRegions) > 0:
+		for _, name := range o.SyncRegions {
+			reg, ok := r.topo.Region(name)
+			if !ok {
+				// Validated before the write; keep the check for safety.
+				return resource.BadRequestf("x-meridian-sync-regions: %q is not a region of this account.", name)
+			}
+			if topology.Canonical(reg.Name) != topology.Canonical(r.self.Name) {
+				wait = append(wait, reg.Name)
+			}
+		}
+		n = len(wait)
+	case o.SyncMinRegions > 0:
+		wait = r.others()
+		n = min(o.SyncMinRegions, len(wait))
+	}
+	if n == 0 {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.cfg.SyncTimeout)
+	defer cancel()
+	acked, err := r.tracker.WaitAcked(wctx, pid, lsn, wait, n)
+	if err == nil {
+		if r.level == session.Strong {
+			r.tracker.SetCommitted(pid, lsn)
+		}
+		return nil
+	}
+	missing := missingOf(wait, acked)
+	tok := session.Format(rangeID, session.Token{Version: p.Epoch(), GlobalLSN: lsn})
+	msg := fmt.Sprintf("The write is durable in %q at LSN %d (session token %s) but was not acknowledged in time by %s; acknowledged by: %s. Its outcome elsewhere is unknown: read it with the session token to learn whether it arrived.",
+		r.self.Name, lsn, tok, strings.Join(missing, ", "), listOrNone(acked))
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return &resource.Error{Kind: resource.KindRequestTimeout, Substatus: 20001, Msg: msg}
+}
+
+func missingOf(all, got []string) []string {
+	have := map[string]bool{}
+	for _, g := range got {
+		have[g] = true
+	}
+	var out []string
+	for _, a := range all {
+		if !have[a] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func listOrNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// validateSync checks the sync headers before a write runs.
+func (r *Region) validateSync(o httpapi.RequestOptions) error {
+	for _, name := range o.SyncRegions {
+		if _, ok := r.topo.Region(name); !ok {
+			return resource.BadRequestf("x-meridian-sync-regions: %q is not a region of this account.", name)
+		}
+	}
+	if o.SyncMinRegions < 0 || o.SyncMinRegions > len(r.topo.Regions)-1 {
+		return resource.BadRequestf("x-meridian-sync-min-regions: %d is out of range: this account has %d other regions.", o.SyncMinRegions, len(r.topo.Regions)-1)
+	}
+	return nil
+}
+
+// readBarrier holds a read at level until the item version (or, with
+// itemLSN 0, everything this region applied) may be returned.
+func (r *Region) readBarrier(ctx context.Context, level session.Level, p *partition.Partition, itemLSN int64) error {
+	pid := p.ID()
+	switch level {
+	case session.Strong:
+		if len(r.topo.Regions) < 2 {
+			return nil
+		}
+		if itemLSN == 0 {
+			itemLSN = p.Applied()
+		}
+		wctx, cancel := context.WithTimeout(ctx, r.cfg.SyncTimeout)
+		defer cancel()
+		if r.isWriter() {
+			if r.tracker.Committed(pid) >= itemLSN {
+				return nil
+			}
+			_, err := r.tracker.WaitAcked(wctx, pid, itemLSN, r.others(), len(r.others()))
+			if err != nil {
+				return r.unavailable(ctx, "a strong read waits for the latest version to be committed in every region")
+			}
+			r.tracker.SetCommitted(pid, itemLSN)
+			return nil
+		}
+		if err := r.recv.WaitProgress(wctx, pid, itemLSN); err != nil {
+			return r.unavailable(ctx, "this region has not learned that the latest version is committed")
+		}
+	case session.BoundedStaleness:
+		if r.isWriter() || r.recv == nil {
+			return nil
+		}
+		pr, ok := r.recv.Progress(pid)
+		t := time.Duration(r.topo.MaxIntervalSeconds) * time.Second
+		if !ok || r.cfg.Clock().Sub(pr.HeardAt) >= t {
+			return r.unavailable(ctx, fmt.Sprintf("this region has not heard from the write region within the staleness bound T = %s", t))
+		}
+		if pr.Head-p.Applied() >= r.topo.MaxStalenessPrefix {
+			wctx, cancel := context.WithTimeout(ctx, t)
+			defer cancel()
+			if err := p.WaitApplied(wctx, pr.Head-r.topo.MaxStalenessPrefix+1); err != nil {
+				return r.unavailable(ctx, "this region lags by more than the staleness bound K")
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Region) unavailable(ctx context.Context, why string) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return resource.Errorf(resource.KindServiceUnavailable, "Region %q cannot serve this read now: %s. Retry, or read from another region.", r.self.Name, why)
+}
