@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/meridiandb/meridian/internal/replog"
 	"github.com/meridiandb/meridian/internal/resource"
@@ -251,7 +252,7 @@ func (c *Catalog) apply(m *meta, cmd Command, b *storage.Batch) (Result, func(),
 		if !samePK(spec.PartitionKey, old.PartitionKey) {
 			return Result{}, nop, resource.BadRequestf("The partition key of a container cannot be changed.")
 		}
-		if len(cmd.Container.ConflictResolutionPolicy) > 0 && string(spec.ConflictResolutionPolicy) != string(old.ConflictResolutionPolicy) {
+		if len(cmd.Container.ConflictResolutionPolicy) > 0 && !sameConflictPolicy(spec.ConflictResolutionPolicy, old.ConflictResolutionPolicy) {
 			return Result{}, nop, resource.BadRequestf("The conflict resolution policy of a container cannot be changed after creation.")
 		}
 		spec.ConflictResolutionPolicy = old.ConflictResolutionPolicy
@@ -380,4 +381,36 @@ func samePK(a, b resource.PartitionKeyDefinition) bool {
 		}
 	}
 	return true
+}
+
+// conflictPolicy is the part of a conflict resolution policy that matters.
+type conflictPolicy struct {
+	Mode      string `json:"mode"`
+	Path      string `json:"conflictResolutionPath"`
+	Procedure string `json:"conflictResolutionProcedure"`
+}
+
+// sameConflictPolicy compares two policies field by field, with Cosmos DB's
+// defaults for absent fields (mode LastWriterWins, path /_ts for LWW), so a
+// read-modify-write of a container that echoes its policy is not a change.
+func sameConflictPolicy(a, b json.RawMessage) bool {
+	norm := func(raw json.RawMessage) (conflictPolicy, bool) {
+		var p conflictPolicy
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return p, false
+		}
+		if p.Mode == "" {
+			p.Mode = "LastWriterWins"
+		}
+		if strings.EqualFold(p.Mode, "LastWriterWins") {
+			p.Mode = "LastWriterWins"
+			if p.Path == "" {
+				p.Path = "/_ts"
+			}
+		}
+		return p, true
+	}
+	pa, oka := norm(a)
+	pb, okb := norm(b)
+	return oka && okb && pa == pb
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/meridiandb/meridian/internal/pkey"
 	"github.com/meridiandb/meridian/internal/resource"
@@ -228,6 +229,10 @@ func (h *Handler) changeFeed(c *call) error {
 		if ims := c.r.Header.Get(hdrIfModifiedSince); ims != "" {
 			t, err := http.ParseTime(ims)
 			if err != nil {
+				// The Go SDK formats StartFrom with time.RFC1123 ("... UTC").
+				t, err = time.Parse(time.RFC1123, ims)
+			}
+			if err != nil {
 				return badHeader(hdrIfModifiedSince, ims, "expected an HTTP date such as Thu, 26 Nov 2026 13:08:15 GMT")
 			}
 			req.Start, req.Since = StartTime, t
@@ -336,6 +341,13 @@ func (h *Handler) batch(c *call) error {
 	out := make([]wireBatchResult, len(resp.Results))
 	failed := resp.Failed
 	for i, r := range resp.Results {
+		if r.Err != nil {
+			we, _ := mapError(r.Err)
+			r.Status, r.SubStatus, r.Message = we.status, we.substatus, we.message
+			if r.Charge == 0 {
+				r.Charge = 1
+			}
+		}
 		out[i] = wireBatchResult{StatusCode: r.Status, RequestCharge: r.Charge, ETag: r.ETag, ResourceBody: r.Body}
 		if r.Status >= 400 {
 			failed = true
