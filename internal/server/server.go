@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -23,6 +24,7 @@ import (
 	"github.com/meridiandb/meridian/internal/session"
 	"github.com/meridiandb/meridian/internal/storage"
 	"github.com/meridiandb/meridian/internal/topology"
+	"github.com/meridiandb/meridian/internal/wan"
 )
 
 // Config configures one region process.
@@ -66,7 +68,14 @@ type Config struct {
 	// inter-region listeners (tests bind port 0 first).
 	Listener, PeerListener net.Listener
 	// Dial opens inter-region connections; the simulated WAN wraps it.
+	// Default: through WAN when it is set, else plain TCP.
 	Dial func(ctx context.Context, peerRegion, addr string) (net.Conn, error)
+	// WAN, when set, is the simulated WAN this region's outbound
+	// inter-region connections cross (shared by every region in `meridian
+	// dev`; one per process with `serve --topology`). The management API's
+	// link and heal calls change it. The caller owns it: Close does not
+	// close it.
+	WAN *wan.Network
 	// PurgeInterval is the TTL purge period (default 1 s).
 	PurgeInterval time.Duration
 }
@@ -105,6 +114,7 @@ func (c *Config) Validate() error {
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
+	topo   *topology.Topology // the account layout (one region without Config.Topology)
 	db     *storage.DB
 	region *region.Region
 	ln     net.Listener
@@ -112,6 +122,11 @@ type Server struct {
 	scheme string
 	peerLn net.Listener // nil in a one-region account
 	grpc   *grpc.Server
+
+	// offline makes the REST edge answer 503 to data-plane requests.
+	offline atomic.Bool
+	// linkMu serializes this server's read-modify-write changes of WAN links.
+	linkMu sync.Mutex
 
 	closeOnce sync.Once
 	closeErr  error
@@ -146,6 +161,8 @@ func (s *Server) open() error {
 		if !ok {
 			return fmt.Errorf("server: region %q is not in the topology", cfg.Region)
 		}
+		cfg.Region = self.Name // the topology's spelling names the region everywhere
+		s.log = cfg.Logger.With("region", cfg.Region)
 		if cfg.Listener == nil {
 			cfg.Listen = self.Endpoint
 		}
@@ -173,6 +190,13 @@ func (s *Server) open() error {
 			return fmt.Errorf("server: %w", err)
 		}
 	}
+	s.topo = topo
+	if cfg.Dial == nil && cfg.WAN != nil {
+		self, network := cfg.Region, cfg.WAN
+		cfg.Dial = func(ctx context.Context, peer, addr string) (net.Conn, error) {
+			return network.Dial(ctx, self, peer, addr)
+		}
+	}
 	secret := peerSecret(cfg.Key, topo.PeerSecret)
 	if s.db, err = storage.Open(storage.Options{Dir: cfg.DataDir, FS: cfg.FS, Logger: s.log}); err != nil {
 		return err
@@ -184,7 +208,7 @@ func (s *Server) open() error {
 	if err != nil {
 		return err
 	}
-	h, err := httpapi.New(httpapi.Config{Logger: s.log, Verifier: verifier, RegionName: cfg.Region}, s.region)
+	h, err := httpapi.New(httpapi.Config{Logger: s.log, Verifier: verifier, RegionName: cfg.Region, Admin: s}, s.region)
 	if err != nil {
 		return err
 	}
@@ -296,3 +320,6 @@ func (s *Server) Close(ctx context.Context) error {
 	})
 	return s.closeErr
 }
+
+// Region is the region this server runs (for tests and tools in-process).
+func (s *Server) Region() *region.Region { return s.region }

@@ -203,6 +203,14 @@ func (c *Cluster) Endpoint(region string) string {
 	return "http://" + r.Endpoint + "/"
 }
 
+// Server returns a running region's server (nil if stopped).
+func (c *Cluster) Server(region string) *server.Server {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, _ := c.Topo.Region(region)
+	return c.servers[r.Name]
+}
+
 // WriteRegion is the write region's name.
 func (c *Cluster) WriteRegion() string { return c.Topo.WriteRegion }
 

@@ -1,0 +1,182 @@
+package geo_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
+
+	"github.com/meridiandb/meridian/internal/testcluster"
+)
+
+// These benchmarks run the dev topology's round trips (West–East 60 ms,
+// West–Europe 140 ms, East–Europe 80 ms) through the simulated WAN and
+// report latency percentiles. Run with e.g.
+//
+//	go test -run x -bench . -benchtime 200x ./tests/geo/
+
+func report(b *testing.B, name string, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	q := func(p float64) float64 { return float64(d[int(p*float64(len(d)-1))]) / float64(time.Millisecond) }
+	b.ReportMetric(q(0.5), name+"-p50-ms")
+	b.ReportMetric(q(0.99), name+"-p99-ms")
+}
+
+func benchCluster(b *testing.B, consistency string) (*testcluster.Cluster, *azcosmos.ContainerClient) {
+	c := testcluster.Start(b, testcluster.Options{Consistency: consistency})
+	ctx := context.Background()
+	w := c.Client(west)
+	if _, err := w.CreateDatabase(ctx, azcosmos.DatabaseProperties{ID: "db"}, nil); err != nil {
+		b.Fatal(err)
+	}
+	db, _ := w.NewDatabase("db")
+	if _, err := db.CreateContainer(ctx, azcosmos.ContainerProperties{ID: "c", PartitionKeyDefinition: azcosmos.PartitionKeyDefinition{Paths: []string{"/pk"}}}, nil); err != nil {
+		b.Fatal(err)
+	}
+	co, _ := w.NewContainer("db", "c")
+	// Warm up: the first write opens every region's subscription.
+	for i := 0; i < 20; i++ {
+		if _, err := co.UpsertItem(withHeader(ctx, "x-meridian-sync-regions", "East US, North Europe"), pk("p"), []byte(`{"id":"warm","pk":"p"}`), nil); err != nil && consistency != "Strong" {
+			b.Fatal(err)
+		}
+	}
+	return c, co
+}
+
+var payload = strings.Repeat("x", 900)
+
+func item(i int) []byte {
+	return []byte(fmt.Sprintf(`{"id":"i%d","pk":"p%d","data":%q}`, i, i%16, payload))
+}
+
+// BenchmarkCustomSync is the two-client pattern: write in West US, then a
+// session read in East US. Target p50 <= RTT(West,East) + 3 ms.
+func BenchmarkCustomSync(b *testing.B) {
+	c, w := benchCluster(b, "Session")
+	r, _ := c.Client(east).NewContainer("db", "c")
+	ctx := context.Background()
+	d := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		wr, err := w.CreateItem(ctx, pk(fmt.Sprintf("p%d", i%16)), item(i), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var resp *http.Response
+		if _, err := r.ReadItem(runtime.WithCaptureResponse(ctx, &resp), pk(fmt.Sprintf("p%d", i%16)), fmt.Sprintf("i%d", i), &azcosmos.ItemOptions{SessionToken: wr.SessionToken}); err != nil {
+			b.Fatal(err)
+		}
+		if resp.Header.Get("x-meridian-region") != east {
+			b.Fatalf("served by %s", resp.Header.Get("x-meridian-region"))
+		}
+		d = append(d, time.Since(start))
+	}
+	report(b, "write+syncread", d)
+}
+
+// BenchmarkNativeSyncRegions is one write with x-meridian-sync-regions:
+// East US. Target p50 <= RTT(West,East) + 3 ms.
+func BenchmarkNativeSyncRegions(b *testing.B) {
+	_, w := benchCluster(b, "Session")
+	for _, regions := range []string{"East US", "East US, North Europe"} {
+		b.Run(strings.ReplaceAll(regions, " ", ""), func(b *testing.B) {
+			ctx := withHeader(context.Background(), "x-meridian-sync-regions", regions)
+			d := make([]time.Duration, 0, b.N)
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				if _, err := w.UpsertItem(ctx, pk(fmt.Sprintf("p%d", i%16)), item(i), nil); err != nil {
+					b.Fatal(err)
+				}
+				d = append(d, time.Since(start))
+			}
+			report(b, "syncwrite", d)
+		})
+	}
+}
+
+// BenchmarkStrongWrite is a write in a three-region Strong account. Target
+// p50 <= largest RTT from the write region (140 ms) + 3 ms.
+func BenchmarkStrongWrite(b *testing.B) {
+	_, w := benchCluster(b, "Strong")
+	ctx := context.Background()
+	d := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := w.UpsertItem(ctx, pk(fmt.Sprintf("p%d", i%16)), item(i), nil); err != nil {
+			b.Fatal(err)
+		}
+		d = append(d, time.Since(start))
+	}
+	report(b, "strongwrite", d)
+}
+
+// BenchmarkReplicationLag offers writes at 1,000/s (open loop) in West US
+// and measures, per write, the time from its acknowledgement in West US to
+// its being applied in East US. Target p99 <= one-way delay (30 ms) + 5 ms.
+func BenchmarkReplicationLag(b *testing.B) {
+	c, w := benchCluster(b, "Session")
+	ctx := context.Background()
+	eastRegion := c.Server(east).Region()
+	const rate = 1000
+	type acked struct {
+		lsn int64
+		at  time.Time
+	}
+	acks := make(chan acked, b.N)
+	lags := make([]time.Duration, 0, b.N)
+	var mu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for a := range acks {
+			if err := eastRegion.WaitApplied(ctx, "db", "c", a.lsn); err != nil {
+				b.Error(err)
+				return
+			}
+			mu.Lock()
+			lags = append(lags, time.Since(a.at))
+			mu.Unlock()
+		}
+	}()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for i := 0; i < b.N; i++ {
+		due := start.Add(time.Duration(i) * time.Second / rate)
+		time.Sleep(time.Until(due))
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			wr, err := w.UpsertItem(ctx, pk(fmt.Sprintf("p%d", i%16)), item(i), nil)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			at := time.Now()
+			tok := *wr.SessionToken
+			lsn, _ := strconv.ParseInt(tok[strings.LastIndexByte(tok, '#')+1:], 10, 64)
+			acks <- acked{lsn, at}
+		}()
+	}
+	wg.Wait()
+	close(acks)
+	<-done
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "writes/s")
+	report(b, "lag", lags)
+}
