@@ -122,6 +122,7 @@ type Server struct {
 	scheme string
 	peerLn net.Listener // nil in a one-region account
 	grpc   *grpc.Server
+	repl   *repl.Service
 
 	// offline makes the REST edge answer 503 to data-plane requests.
 	offline atomic.Bool
@@ -227,8 +228,14 @@ func (s *Server) open() error {
 		s.scheme = "https"
 	}
 	if s.peerLn != nil {
+		rc := repl.Config{Region: cfg.Region, Secret: secret, Logger: s.log}
+		rc.Defaults()
+		if err := rc.Validate(); err != nil {
+			return fmt.Errorf("server: replication: %w", err)
+		}
 		s.grpc = grpc.NewServer(repl.ServerOptions(secret)...)
-		repl.NewService(repl.Config{Region: cfg.Region, Secret: secret, Logger: s.log}, s.region, s.region.Tracker()).Register(s.grpc)
+		s.repl = repl.NewService(rc, s.region, s.region.Tracker())
+		s.repl.Register(s.grpc)
 	}
 	return nil
 }
@@ -300,16 +307,12 @@ func (s *Server) Close(ctx context.Context) error {
 			_ = s.http.Close()
 		}
 		if s.grpc != nil {
-			stopped := make(chan struct{})
-			go func() { s.grpc.GracefulStop(); close(stopped) }()
-			select {
-			case <-stopped:
-			case <-ctx.Done():
-				s.grpc.Stop()
-			case <-time.After(2 * time.Second):
-				// Replication streams are long-lived: cut them.
-				s.grpc.Stop()
-			}
+			// Replication streams never end by themselves: cancel them,
+			// then stop the gRPC server.
+			rctx, cancel := context.WithTimeout(ctx, time.Second)
+			_ = s.repl.Close(rctx)
+			cancel()
+			s.grpc.Stop()
 		}
 		s.region.Close()
 		if err := s.db.Close(); err != nil {

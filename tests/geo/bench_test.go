@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -130,7 +131,7 @@ func BenchmarkReplicationLag(b *testing.B) {
 	c, w := benchCluster(b, "Session")
 	ctx := context.Background()
 	eastRegion := c.Server(east).Region()
-	const rate = 1000
+	rate := lagRate()
 	type acked struct {
 		lsn int64
 		at  time.Time
@@ -156,7 +157,7 @@ func BenchmarkReplicationLag(b *testing.B) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
 	for i := 0; i < b.N; i++ {
-		due := start.Add(time.Duration(i) * time.Second / rate)
+		due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
 		time.Sleep(time.Until(due))
 		sem <- struct{}{}
 		wg.Add(1)
@@ -179,4 +180,13 @@ func BenchmarkReplicationLag(b *testing.B) {
 	<-done
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "writes/s")
 	report(b, "lag", lags)
+}
+
+// lagRate is the offered write rate of BenchmarkReplicationLag
+// (MERIDIAN_LAG_RATE, default 1000/s).
+func lagRate() int {
+	if v, err := strconv.Atoi(os.Getenv("MERIDIAN_LAG_RATE")); err == nil && v > 0 {
+		return v
+	}
+	return 1000
 }

@@ -1,0 +1,454 @@
+package repl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/meridiandb/meridian/api/replpb"
+	"github.com/meridiandb/meridian/internal/replog"
+)
+
+const (
+	// minBackoff is the first reconnect delay of a subscription.
+	minBackoff = 50 * time.Millisecond
+	// warnEvery limits a failing subscription's warnings.
+	warnEvery = 10 * time.Second
+)
+
+var errHeartbeatTimeout = errors.New("repl: no message from sender within heartbeat timeout")
+
+// snapshotRequiredError ends a session whose sender no longer has the
+// entries it needs.
+type snapshotRequiredError struct{ first int64 }
+
+func (e *snapshotRequiredError) Error() string {
+	return fmt.Sprintf("repl: snapshot required (log starts at %d)", e.first)
+}
+
+// Receiver is the read-region side of replication: one subscription per
+// partition to the current write region.
+type Receiver struct {
+	cfg Config
+	log *slog.Logger
+
+	// ctx is cancelled by Close.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// mu guards closed, follows, conns and progress, and orders wg.Add
+	// against Close's wg.Wait.
+	mu       sync.Mutex
+	closed   bool
+	follows  map[uint64]*follow
+	conns    map[string]*peerConn // by connKey(peerRegion, addr)
+	progress map[uint64]*progressState
+	// wg counts the subscription goroutines.
+	wg sync.WaitGroup
+}
+
+// peerConn is the one client connection to a sender address, shared by
+// every partition that follows it.
+type peerConn struct {
+	key    string
+	cc     *grpc.ClientConn
+	client replpb.ReplicationClient
+	refs   int // follows using it; guarded by Receiver.mu
+}
+
+type progressState struct {
+	p Progress
+	// changed is closed (and replaced) on every update.
+	changed chan struct{}
+}
+
+// follow is one partition's subscription; its fields are immutable.
+type follow struct {
+	r          *Receiver
+	partition  uint64
+	peerRegion string
+	addr       string
+	app        Applier
+	conn       *peerConn
+	log        *slog.Logger
+	cancel     context.CancelFunc
+	done       chan struct{} // closed when run returns
+}
+
+// NewReceiver returns a Receiver with no subscriptions. It panics if cfg
+// (after Defaults) is invalid; call cfg.Validate first to get an error
+// instead.
+func NewReceiver(cfg Config) *Receiver {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	r := &Receiver{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "repl-receiver", "region", cfg.Region),
+		follows:  make(map[uint64]*follow),
+		conns:    make(map[string]*peerConn),
+		progress: make(map[uint64]*progressState),
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	return r
+}
+
+func connKey(peerRegion, addr string) string { return peerRegion + "\x00" + addr }
+
+// Follow starts (or retargets) the subscription of partition to the sender
+// at addr (peerRegion is its region name, for the dialer). It reconnects
+// with backoff on any error, resubscribes from app.Applied() after a gap or
+// reconnect, installs a snapshot when told SnapshotRequired, and acks
+// app.Applied() after each durable apply. Following the same target with
+// the same app again is a no-op; a retarget starts only after the previous
+// subscription has stopped, so app is never called concurrently. It does
+// nothing after Close.
+// HTTP/2 receive windows of the replication connection (see dialPeer).
+const (
+	streamWindow = 16 << 20
+	connWindow   = 64 << 20
+)
+
+func (r *Receiver) Follow(partition uint64, peerRegion, addr string, app Applier) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	old := r.follows[partition]
+	if old != nil && old.peerRegion == peerRegion && old.addr == addr && old.app == app {
+		return
+	}
+	pc, err := r.connLocked(peerRegion, addr)
+	if err != nil {
+		// Only a malformed target gets here; there is nobody to return it to.
+		r.log.Error("cannot create replication client", "partition", partition, "peer", peerRegion, "addr", addr, "err", err)
+		return
+	}
+	var prev <-chan struct{}
+	if old != nil {
+		old.cancel()
+		prev = old.done
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	f := &follow{
+		r:          r,
+		partition:  partition,
+		peerRegion: peerRegion,
+		addr:       addr,
+		app:        app,
+		conn:       pc,
+		log:        r.log.With("partition", partition, "peer", peerRegion),
+		cancel:     cancel,
+		done:       make(chan struct{}),
+	}
+	r.follows[partition] = f
+	r.wg.Add(1)
+	go f.run(ctx, prev)
+}
+
+// Unfollow stops the subscription of partition and waits until it no
+// longer calls its Applier.
+func (r *Receiver) Unfollow(partition uint64) {
+	r.mu.Lock()
+	f := r.follows[partition]
+	delete(r.follows, partition)
+	r.mu.Unlock()
+	if f != nil {
+		f.cancel()
+		<-f.done
+	}
+}
+
+// Close stops all subscriptions, waits for their goroutines and closes the
+// connections. It is idempotent.
+func (r *Receiver) Close() {
+	r.mu.Lock()
+	r.closed = true
+	r.follows = make(map[uint64]*follow)
+	r.mu.Unlock()
+	r.cancel()
+	r.wg.Wait()
+	// Every follow released its connection; this is for safety only.
+	r.mu.Lock()
+	conns := r.conns
+	r.conns = make(map[string]*peerConn)
+	r.mu.Unlock()
+	for _, pc := range conns {
+		_ = pc.cc.Close()
+	}
+}
+
+// connLocked returns the shared connection to addr, creating it, and takes
+// a reference. r.mu is held.
+func (r *Receiver) connLocked(peerRegion, addr string) (*peerConn, error) {
+	key := connKey(peerRegion, addr)
+	if pc := r.conns[key]; pc != nil {
+		pc.refs++
+		return pc, nil
+	}
+	dial := r.cfg.Dial
+	cc, err := grpc.NewClient("passthrough:///"+addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(perRPCCredential{
+			region: r.cfg.Region,
+			secret: append([]byte(nil), r.cfg.Secret...),
+			clock:  r.cfg.Clock,
+		}),
+		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
+			if dial != nil {
+				return dial(ctx, peerRegion, a)
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", a)
+		}),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{
+			Time:                10 * time.Second,
+			Timeout:             5 * time.Second,
+			PermitWithoutStream: true,
+		}),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff: backoff.Config{
+				BaseDelay:  minBackoff,
+				Multiplier: 1.6,
+				Jitter:     0.2,
+				MaxDelay:   max(r.cfg.MaxBackoff, minBackoff),
+			},
+			MinConnectTimeout: 5 * time.Second,
+		}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgBytes)),
+		// Inter-region links have long round trips: a fixed large receive
+		// window keeps HTTP/2 flow control from capping a stream at
+		// window/RTT (64 KiB per 60 ms is about 1 MB/s).
+		grpc.WithInitialWindowSize(streamWindow),
+		grpc.WithInitialConnWindowSize(connWindow),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("new client for %s at %s: %w", peerRegion, addr, err)
+	}
+	pc := &peerConn{key: key, cc: cc, client: replpb.NewReplicationClient(cc), refs: 1}
+	r.conns[key] = pc
+	return pc, nil
+}
+
+// release drops a reference to pc and closes it when unused.
+func (r *Receiver) release(pc *peerConn) {
+	r.mu.Lock()
+	pc.refs--
+	unused := pc.refs == 0 && r.conns[pc.key] == pc
+	if unused {
+		delete(r.conns, pc.key)
+	}
+	r.mu.Unlock()
+	if unused {
+		_ = pc.cc.Close()
+	}
+}
+
+// Progress returns what this region last heard from the sender of
+// partition (head, committed, epoch, quorum, when); false if nothing yet.
+func (r *Receiver) Progress(partition uint64) (Progress, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ps := r.progress[partition]
+	if ps == nil || ps.p.HeardAt.IsZero() {
+		return Progress{}, false
+	}
+	p := ps.p
+	p.Quorum = slices.Clone(p.Quorum)
+	return p, true
+}
+
+// WaitProgress blocks until Progress(partition).Committed >= committed or
+// ctx ends (or the Receiver is closed: ErrClosed).
+func (r *Receiver) WaitProgress(ctx context.Context, partition uint64, committed int64) error {
+	for {
+		r.mu.Lock()
+		ps := r.progressLocked(partition)
+		ok, ch := ps.p.Committed >= committed, ps.changed
+		r.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait committed %d@%d: %w", partition, committed, ctx.Err())
+		case <-r.ctx.Done():
+			return ErrClosed
+		}
+	}
+}
+
+func (r *Receiver) progressLocked(partition uint64) *progressState {
+	ps := r.progress[partition]
+	if ps == nil {
+		ps = &progressState{changed: make(chan struct{})}
+		r.progress[partition] = ps
+	}
+	return ps
+}
+
+// heard records a Progress message (nil: only the connection state).
+func (r *Receiver) heard(partition uint64, m *replpb.Progress, connected bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ps := r.progressLocked(partition)
+	ps.p.Connected = connected
+	if m != nil {
+		ps.p.Head = m.HeadLsn
+		ps.p.Committed = max(ps.p.Committed, m.CommittedLsn)
+		ps.p.Epoch = m.Epoch
+		ps.p.Quorum = m.Quorum
+		ps.p.HeardAt = r.cfg.Clock()
+	}
+	close(ps.changed)
+	ps.changed = make(chan struct{})
+}
+
+// run keeps the subscription alive until ctx ends. prev, if not nil, is
+// the previous subscription of the partition, which must stop first.
+func (f *follow) run(ctx context.Context, prev <-chan struct{}) {
+	defer f.r.wg.Done()
+	defer close(f.done)
+	defer f.r.release(f.conn)
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-ctx.Done():
+			return
+		}
+	}
+	defer f.r.heard(f.partition, nil, false /* connected */)
+	f.log.Info("replication subscription started", "addr", f.addr)
+	delay := minBackoff
+	var (
+		lastWarn   time.Time
+		suppressed int
+	)
+	for {
+		start := time.Now()
+		applied, err := f.session(ctx)
+		f.r.heard(f.partition, nil, false /* connected */)
+		if ctx.Err() != nil {
+			f.log.Info("replication subscription stopped")
+			return
+		}
+		if snap, ok := errors.AsType[*snapshotRequiredError](err); ok {
+			f.log.Info("installing snapshot", "log_first", snap.first, "applied", f.app.Applied())
+			if err = f.installSnapshot(ctx); err == nil {
+				delay = minBackoff
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+		}
+		if applied || time.Since(start) > f.r.cfg.HeartbeatTimeout {
+			delay = minBackoff
+		}
+		if time.Since(lastWarn) >= warnEvery {
+			f.log.Warn("replication stream failed; reconnecting", "err", err, "suppressed", suppressed, "applied", f.app.Applied())
+			lastWarn, suppressed = time.Now(), 0
+		} else {
+			suppressed++
+			f.log.Debug("replication stream failed; reconnecting", "err", err)
+		}
+		// Full jitter in [delay/2, delay].
+		d := delay/2 + rand.N(delay/2+1)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return
+		}
+		delay = min(2*delay, max(f.r.cfg.MaxBackoff, minBackoff))
+	}
+}
+
+// session runs one Subscribe stream. It reports whether it applied
+// anything, and why it ended.
+func (f *follow) session(ctx context.Context) (applied bool, err error) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	nctx, nonce := newNonce(sctx)
+	stream, err := f.conn.client.Subscribe(nctx)
+	if err != nil {
+		return false, fmt.Errorf("subscribe: %w", err)
+	}
+	after := f.app.Applied()
+	err = stream.Send(&replpb.ReceiverMessage{Msg: &replpb.ReceiverMessage_Subscribe{Subscribe: &replpb.Subscribe{
+		Region:    f.r.cfg.Region,
+		Partition: f.partition,
+		AfterLsn:  after,
+	}}})
+	if err != nil && !errors.Is(err, io.EOF) { // on io.EOF, Recv returns the stream's status
+		return false, fmt.Errorf("send subscribe: %w", err)
+	}
+	timeout := f.r.cfg.HeartbeatTimeout
+	proven := false
+	entries := make([]*replog.Entry, 0, f.r.cfg.MaxBatch)
+	for {
+		timer := time.AfterFunc(timeout, func() { cancel(errHeartbeatTimeout) })
+		m, err := stream.Recv()
+		timer.Stop()
+		if err != nil {
+			if cause := context.Cause(sctx); errors.Is(cause, errHeartbeatTimeout) {
+				return applied, errHeartbeatTimeout
+			}
+			return applied, fmt.Errorf("receive: %w", err)
+		}
+		if !proven {
+			if err := checkProof(f.r.cfg.Secret, stream, replpb.Replication_Subscribe_FullMethodName, nonce); err != nil {
+				return applied, err
+			}
+			proven = true
+		}
+		switch msg := m.Msg.(type) {
+		case *replpb.SenderMessage_Heartbeat:
+			f.r.heard(f.partition, msg.Heartbeat.GetProgress(), true /* connected */)
+		case *replpb.SenderMessage_Batch:
+			f.r.heard(f.partition, msg.Batch.GetProgress(), true /* connected */)
+			entries = entries[:0]
+			for i, b := range msg.Batch.Entries {
+				e, err := replog.Decode(b)
+				if err != nil {
+					return applied, fmt.Errorf("decode entry %d of batch: %w", i, err)
+				}
+				if i > 0 && e.LSN != entries[i-1].LSN+1 {
+					return applied, fmt.Errorf("batch entry %d follows %d: %w", e.LSN, entries[i-1].LSN, ErrGap)
+				}
+				entries = append(entries, e)
+			}
+			if len(entries) == 0 {
+				continue
+			}
+			if err := f.app.ApplyReplicated(sctx, entries); err != nil {
+				return applied, fmt.Errorf("apply %d..%d: %w", entries[0].LSN, entries[len(entries)-1].LSN, err)
+			}
+			applied = true
+			err = stream.Send(&replpb.ReceiverMessage{Msg: &replpb.ReceiverMessage_Ack{Ack: &replpb.Ack{
+				DurableLsn: f.app.Applied(),
+			}}})
+			if err != nil && !errors.Is(err, io.EOF) {
+				return applied, fmt.Errorf("send ack: %w", err)
+			}
+		case *replpb.SenderMessage_SnapshotRequired:
+			return applied, &snapshotRequiredError{first: msg.SnapshotRequired.FirstLsn}
+		default:
+			return applied, fmt.Errorf("repl: unexpected sender message %T", m.Msg)
+		}
+	}
+}
