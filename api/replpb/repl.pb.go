@@ -422,6 +422,9 @@ type Progress struct {
 	SentUnixNanos int64                  `protobuf:"varint,3,opt,name=sent_unix_nanos,json=sentUnixNanos,proto3" json:"sent_unix_nanos,omitempty"` // sender's wall clock
 	Epoch         int64                  `protobuf:"varint,4,opt,name=epoch,proto3" json:"epoch,omitempty"`                                        // write epoch
 	Quorum        []string               `protobuf:"bytes,5,rep,name=quorum,proto3" json:"quorum,omitempty"`                                       // regions in the current Strong quorum
+	// quorum_lsn is the write region's head LSN when the quorum last changed: a
+	// member serves Strong reads only once it has applied at least this much.
+	QuorumLsn     int64 `protobuf:"varint,6,opt,name=quorum_lsn,json=quorumLsn,proto3" json:"quorum_lsn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -489,6 +492,13 @@ func (x *Progress) GetQuorum() []string {
 		return x.Quorum
 	}
 	return nil
+}
+
+func (x *Progress) GetQuorumLsn() int64 {
+	if x != nil {
+		return x.QuorumLsn
+	}
+	return 0
 }
 
 // SnapshotRequired tells the receiver that the log no longer holds the
@@ -736,13 +746,15 @@ const file_repl_proto_rawDesc = "" +
 	"\aentries\x18\x01 \x03(\fR\aentries\x126\n" +
 	"\bprogress\x18\x02 \x01(\v2\x1a.meridian.repl.v1.ProgressR\bprogress\"C\n" +
 	"\tHeartbeat\x126\n" +
-	"\bprogress\x18\x01 \x01(\v2\x1a.meridian.repl.v1.ProgressR\bprogress\"\xa0\x01\n" +
+	"\bprogress\x18\x01 \x01(\v2\x1a.meridian.repl.v1.ProgressR\bprogress\"\xbf\x01\n" +
 	"\bProgress\x12\x19\n" +
 	"\bhead_lsn\x18\x01 \x01(\x03R\aheadLsn\x12#\n" +
 	"\rcommitted_lsn\x18\x02 \x01(\x03R\fcommittedLsn\x12&\n" +
 	"\x0fsent_unix_nanos\x18\x03 \x01(\x03R\rsentUnixNanos\x12\x14\n" +
 	"\x05epoch\x18\x04 \x01(\x03R\x05epoch\x12\x16\n" +
-	"\x06quorum\x18\x05 \x03(\tR\x06quorum\"/\n" +
+	"\x06quorum\x18\x05 \x03(\tR\x06quorum\x12\x1d\n" +
+	"\n" +
+	"quorum_lsn\x18\x06 \x01(\x03R\tquorumLsn\"/\n" +
 	"\x10SnapshotRequired\x12\x1b\n" +
 	"\tfirst_lsn\x18\x01 \x01(\x03R\bfirstLsn\"G\n" +
 	"\x0fSnapshotRequest\x12\x16\n" +

@@ -27,6 +27,10 @@ type Config struct {
 	// RegionName is this region's name, sent as x-meridian-region when the
 	// Backend reports none.
 	RegionName string
+	// Admin serves the management API (/_meridian/...) and takes the
+	// region offline; nil: those paths are 404 and the region is always
+	// online.
+	Admin Admin
 }
 
 // Defaults returns c with zero fields set to their defaults.

@@ -113,6 +113,9 @@ func (h *Handler) serve(c *call) error {
 		return err
 	}
 	c.segs = segs
+	if err := h.checkOnline(c); err != nil {
+		return err
+	}
 	ep, err := h.route(c)
 	if err != nil {
 		return err
@@ -208,6 +211,9 @@ func unsupported(what string) error {
 // authentication.
 func (h *Handler) route(c *call) (endpoint, error) {
 	segs, m := c.segs, c.r.Method
+	if len(segs) > 0 && segs[0] == adminRoot {
+		return h.routeAdmin(c)
+	}
 	for i := 2; i < len(segs); i += 2 {
 		if what, ok := unsupportedTypes[segs[i]]; ok {
 			return endpoint{}, unsupported(what)

@@ -91,7 +91,11 @@ type Partition struct {
 
 	reqs chan *request
 
-	applied  atomic.Int64 // highest durable, visible LSN
+	applied atomic.Int64 // highest durable, visible LSN
+	// horizon is the highest LSN a reader may already see: it is raised
+	// before a batch is committed (Pebble makes a batch visible as Commit
+	// returns, before applied is published) and is never below applied.
+	horizon  atomic.Int64
 	epoch    atomic.Int64 // current write epoch
 	writable atomic.Bool  // local writes accepted (this region is the write region)
 
@@ -154,6 +158,7 @@ func Open(cfg Config, info ContainerInfo) (*Partition, error) {
 		}
 	}
 	p.applied.Store(applied)
+	p.horizon.Store(applied)
 	p.epoch.Store(epoch)
 	p.lastTrim = applied
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -232,6 +237,11 @@ func (p *Partition) WaitApplied(ctx context.Context, lsn int64) error {
 
 // publishReset lowers applied (a snapshot install started from scratch).
 func (p *Partition) publishReset(lsn int64) { p.applied.Store(lsn) }
+
+// Horizon returns an LSN at or above every change a reader may see now.
+// A read that must be sure its result is covered by some LSN (a query, or
+// a read that found nothing) reads Horizon after reading.
+func (p *Partition) Horizon() int64 { return max(p.horizon.Load(), p.applied.Load()) }
 
 func (p *Partition) publish(lsn int64) {
 	p.applied.Store(lsn)

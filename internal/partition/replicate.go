@@ -201,6 +201,7 @@ func (p *Partition) runInstall(in *install) error {
 		return fmt.Errorf("install snapshot %d: %w", pid, err)
 	}
 	p.publishReset(0)
+	p.horizon.Store(in.lsn) // chunks become visible before the install completes
 	b := p.cfg.DB.NewBatch()
 	defer func() { b.Close() }()
 	for {
@@ -230,6 +231,7 @@ func (p *Partition) runInstall(in *install) error {
 	b.Delete(storage.MetaKey(pid, metaInstalling))
 	// The synced commit also makes the unsynced chunks before it durable
 	// (the WAL is sequential).
+	p.horizon.Store(in.lsn)
 	if err := b.Commit(true /* sync */); err != nil {
 		return fmt.Errorf("install snapshot %d: %w", pid, err)
 	}

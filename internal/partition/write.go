@@ -327,9 +327,11 @@ func (p *Partition) commitGroup(group []*request) error {
 			replog.Trim(b, pid, lsn-p.cfg.LogRetention)
 			p.lastTrim = lsn
 		}
+		p.horizon.Store(lsn)
 		err := b.Commit(true /* sync */)
 		b.Close()
 		if err != nil {
+			p.horizon.Store(p.applied.Load())
 			return err
 		}
 		p.epoch.Store(epoch)

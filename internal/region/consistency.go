@@ -2,7 +2,6 @@ package region
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -126,10 +125,19 @@ func (r *Region) afterWrite(ctx context.Context, p *partition.Partition, lsn int
 	}
 	var wait []string
 	n := 0
+	tok := session.Format(rangeID, session.Token{Version: p.Epoch(), GlobalLSN: lsn})
 	switch {
 	case r.level == session.Strong && len(r.topo.Regions) > 1:
-		wait = r.others()
-		n = len(wait)
+		acked, missing, err := r.strongCommit(ctx, pid, lsn, p.Applied())
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return &resource.Error{Kind: resource.KindRequestTimeout, Substatus: 20001, Msg: fmt.Sprintf(
+				"The write is durable in %q at LSN %d (session token %s) but the Strong quorum did not acknowledge it in time: not acknowledged in time by %s; acknowledged by: %s. Its outcome is unknown: it may still commit.",
+				r.self.Name, lsn, tok, strings.Join(missing, ", "), listOrNone(acked))}
+		}
+		return nil
 	case len(o.SyncRegions) > 0:
 		for _, name := range o.SyncRegions {
 			reg, ok := r.topo.Region(name)
@@ -153,16 +161,12 @@ func (r *Region) afterWrite(ctx context.Context, p *partition.Partition, lsn int
 	defer cancel()
 	acked, err := r.tracker.WaitAcked(wctx, pid, lsn, wait, n)
 	if err == nil {
-		if r.level == session.Strong {
-			r.tracker.SetCommitted(pid, lsn)
-		}
 		return nil
 	}
 	missing := missingOf(wait, acked)
-	tok := session.Format(rangeID, session.Token{Version: p.Epoch(), GlobalLSN: lsn})
 	msg := fmt.Sprintf("The write is durable in %q at LSN %d (session token %s) but was not acknowledged in time by %s; acknowledged by: %s. Its outcome elsewhere is unknown: read it with the session token to learn whether it arrived.",
 		r.self.Name, lsn, tok, strings.Join(missing, ", "), listOrNone(acked))
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	return &resource.Error{Kind: resource.KindRequestTimeout, Substatus: 20001, Msg: msg}
@@ -202,8 +206,9 @@ func (r *Region) validateSync(o httpapi.RequestOptions) error {
 	return nil
 }
 
-// readBarrier holds a read at level until the item version (or, with
-// itemLSN 0, everything this region applied) may be returned.
+// readBarrier holds a read at level until what it read may be returned:
+// itemLSN is the LSN of the version read, or, when the read found nothing or
+// scanned many items, the partition's Horizon observed after reading.
 func (r *Region) readBarrier(ctx context.Context, level session.Level, p *partition.Partition, itemLSN int64) error {
 	pid := p.ID()
 	switch level {
@@ -211,24 +216,25 @@ func (r *Region) readBarrier(ctx context.Context, level session.Level, p *partit
 		if len(r.topo.Regions) < 2 {
 			return nil
 		}
-		if itemLSN == 0 {
-			itemLSN = p.Applied()
-		}
 		wctx, cancel := context.WithTimeout(ctx, r.cfg.SyncTimeout)
 		defer cancel()
 		if r.isWriter() {
 			if r.tracker.Committed(pid) >= itemLSN {
 				return nil
 			}
-			_, err := r.tracker.WaitAcked(wctx, pid, itemLSN, r.others(), len(r.others()))
-			if err != nil {
-				return r.unavailable(ctx, "a strong read waits for the latest version to be committed in every region")
+			if _, _, err := r.strongCommit(wctx, pid, itemLSN, p.Applied()); err != nil {
+				return r.unavailable(ctx, "a strong read waits for the latest version to be committed by the Strong quorum")
 			}
-			r.tracker.SetCommitted(pid, itemLSN)
 			return nil
+		}
+		if ok, why := r.strongReadable(pid, p.Applied()); !ok {
+			return r.unavailable(ctx, why)
 		}
 		if err := r.recv.WaitProgress(wctx, pid, itemLSN); err != nil {
 			return r.unavailable(ctx, "this region has not learned that the latest version is committed")
+		}
+		if ok, why := r.strongReadable(pid, p.Applied()); !ok {
+			return r.unavailable(ctx, why)
 		}
 	case session.BoundedStaleness:
 		if r.isWriter() || r.recv == nil {

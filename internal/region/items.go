@@ -167,12 +167,12 @@ func (r *Region) readItem(ctx context.Context, level session.Level, co catalog.C
 		return httpapi.ItemResponse{}, err
 	}
 	v, err := p.Get(req.PartitionKey, req.ID)
-	if errors.Is(err, resource.ErrNotFound) && level == session.Strong {
-		// Absence must be committed too: wait for what this region applied.
-		if err := r.readBarrier(ctx, level, p, 0); err != nil {
-			return httpapi.ItemResponse{}, err
+	if errors.Is(err, resource.ErrNotFound) {
+		// Absence must be committed too: the Get saw a state no newer than
+		// the partition's horizon now.
+		if berr := r.readBarrier(ctx, level, p, p.Horizon()); berr != nil {
+			return httpapi.ItemResponse{}, berr
 		}
-		v, err = p.Get(req.PartitionKey, req.ID)
 	}
 	if err != nil {
 		return httpapi.ItemResponse{}, err

@@ -47,15 +47,18 @@ func (r *Region) Query(ctx context.Context, req httpapi.QueryRequest) (httpapi.Q
 	if err := r.awaitSession(ctx, p, req.Options.SessionToken); err != nil {
 		return httpapi.QueryResponse{}, err
 	}
-	if err := r.readBarrier(ctx, level, p, 0); err != nil {
-		return httpapi.QueryResponse{}, err
-	}
 	params := make([]query.Param, len(req.Parameters))
 	for i, prm := range req.Parameters {
 		params[i] = query.Param{Name: prm.Name, Value: prm.Value}
 	}
 	page, err := q.Execute(ctx, partSource{p: p, prefix: prefix}, params, query.Options{MaxItems: req.MaxItemCount, Continuation: req.Continuation})
 	if err != nil {
+		return httpapi.QueryResponse{}, err
+	}
+	// The scan read a state no newer than the partition's horizon now: Strong
+	// returns it only once all of that is committed (bounded staleness:
+	// once the region is within its bounds).
+	if err := r.readBarrier(ctx, level, p, p.Horizon()); err != nil {
 		return httpapi.QueryResponse{}, err
 	}
 	size := 0

@@ -39,6 +39,12 @@ type Config struct {
 	Logger *slog.Logger
 	// PurgeInterval is the TTL purge period (default 1 s).
 	PurgeInterval time.Duration
+	// QuorumTimeout is how long a Strong write waits for a quorum member
+	// before dropping it (three or more regions). Default 2 s.
+	QuorumTimeout time.Duration
+	// QuorumLease is how long a read region may serve Strong reads after
+	// the last message that listed it in the quorum. Default 1 s.
+	QuorumLease time.Duration
 }
 
 // Defaults fills zero fields.
@@ -48,6 +54,12 @@ func (c *Config) Defaults() {
 	}
 	if c.SyncTimeout == 0 {
 		c.SyncTimeout = 10 * time.Second
+	}
+	if c.QuorumTimeout == 0 {
+		c.QuorumTimeout = 2 * time.Second
+	}
+	if c.QuorumLease == 0 {
+		c.QuorumLease = time.Second
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
@@ -83,10 +95,15 @@ type Region struct {
 	tracker *repl.Tracker  // write region: peers' acknowledgements
 	recv    *repl.Receiver // read regions: the subscriptions to the write region
 
-	// mu guards parts and lag.
-	mu    sync.RWMutex
-	parts map[uint32]*partition.Partition // by container number
-	lag   map[uint32]*commitTimes         // write region: commit times of recent LSNs (bounded staleness)
+	// mu guards parts, lag and quorums.
+	mu      sync.RWMutex
+	parts   map[uint32]*partition.Partition // by container number
+	lag     map[uint32]*commitTimes         // write region: commit times of recent LSNs (bounded staleness)
+	quorums map[uint32]*quorum              // write region, Strong: each partition's quorum set
+
+	ctx    context.Context // cancelled by Close; owns the background loops
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 var _ httpapi.Backend = (*Region)(nil)
@@ -102,8 +119,9 @@ func Open(cfg Config) (*Region, error) {
 	r := &Region{
 		cfg: cfg, log: cfg.Logger.With("region", self.Name), topo: cfg.Topology, self: self,
 		level: cfg.Topology.Level(), parts: map[uint32]*partition.Partition{}, lag: map[uint32]*commitTimes{},
-		tracker: repl.NewTracker(cfg.Clock),
+		quorums: map[uint32]*quorum{}, tracker: repl.NewTracker(cfg.Clock),
 	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	writer := r.isWriter()
 	cat, err := catalog.Open(cfg.DB, catalog.Options{
 		RegionID: self.ID, ReadOnly: !writer, Clock: cfg.Clock,
@@ -125,9 +143,14 @@ func Open(cfg Config) (*Region, error) {
 	return r, nil
 }
 
-// Start begins following the write region (read regions only).
+// Start begins following the write region (read regions), or the Strong
+// quorum maintenance (the write region of a Strong account).
 func (r *Region) Start() {
 	if r.recv == nil {
+		if r.level == session.Strong && len(r.topo.Regions) >= 3 {
+			r.wg.Add(1)
+			go r.runQuorumRejoin(r.ctx)
+		}
 		return
 	}
 	w, _ := r.topo.Region(r.topo.WriteRegion)
@@ -142,6 +165,8 @@ func (r *Region) Start() {
 // Close stops replication and every partition. Acknowledged writes are
 // already durable.
 func (r *Region) Close() {
+	r.cancel()
+	r.wg.Wait()
 	if r.recv != nil {
 		r.recv.Close()
 	}

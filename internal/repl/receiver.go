@@ -313,7 +313,11 @@ func (r *Receiver) heard(partition uint64, m *replpb.Progress, connected bool) {
 		ps.p.Committed = max(ps.p.Committed, m.CommittedLsn)
 		ps.p.Epoch = m.Epoch
 		ps.p.Quorum = m.Quorum
+		ps.p.QuorumLSN = m.QuorumLsn
 		ps.p.HeardAt = r.cfg.Clock()
+		if sent := time.Unix(0, m.SentUnixNanos); sent.After(ps.p.SentAt) {
+			ps.p.SentAt = sent
+		}
 	}
 	close(ps.changed)
 	ps.changed = make(chan struct{})

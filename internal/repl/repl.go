@@ -64,8 +64,13 @@ type Progress struct {
 	Committed int64 // globally committed LSN; never decreases
 	Epoch     int64
 	Quorum    []string  // regions in the current Strong quorum
+	QuorumLSN int64     // head LSN when the quorum last changed
 	HeardAt   time.Time // local time the message arrived
-	Connected bool      // a stream to the sender is open now
+	// SentAt is the write region's clock when it sent the latest message:
+	// leases (Strong quorum membership) are measured from it, so a message
+	// held up in the network cannot extend them.
+	SentAt    time.Time
+	Connected bool // a stream to the sender is open now
 }
 
 // PeerState is what the write region knows about one read region's copy

@@ -391,7 +391,7 @@ func TestCommittedAndQuorumProgress(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.WaitProgress(t.Context(), part, 8) }()
 	// Pushed at once, not on the (hour-long) heartbeat.
-	s.tr.SetQuorum(part, []string{"w", "r1"})
+	s.tr.SetQuorum(part, []string{"w", "r1"}, 0)
 	s.tr.SetCommitted(part, 8)
 	s.tr.SetCommitted(part, 3) // ignored: never goes down
 	require.NoError(t, <-done)

@@ -280,21 +280,23 @@ func (s *Service) send(ctx context.Context, stream replpb.Replication_SubscribeS
 		sentQuorum    []string
 		entries       = make([][]byte, 0, s.cfg.MaxBatch)
 	)
-	progress := func(committed int64, quorum []string) *replpb.Progress {
-		sentCommitted, sentQuorum = committed, quorum
+	var sentQuorumLSN int64 = -1
+	progress := func(committed int64, quorum []string, quorumLSN int64) *replpb.Progress {
+		sentCommitted, sentQuorum, sentQuorumLSN = committed, quorum, quorumLSN
 		return &replpb.Progress{
 			HeadLsn:       src.Applied(),
 			CommittedLsn:  committed,
 			SentUnixNanos: s.cfg.Clock().UnixNano(),
 			Epoch:         src.Epoch(),
 			Quorum:        quorum,
+			QuorumLsn:     quorumLSN,
 		}
 	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		committed, quorum, changed := s.tr.progress(p)
+		committed, quorum, quorumLSN, changed := s.tr.progress(p)
 		var (
 			trimmed int64
 			err     error
@@ -311,7 +313,7 @@ func (s *Service) send(ctx context.Context, stream replpb.Replication_SubscribeS
 		if n := len(entries); n > 0 {
 			msg := &replpb.SenderMessage{Msg: &replpb.SenderMessage_Batch{Batch: &replpb.Batch{
 				Entries:  entries,
-				Progress: progress(committed, quorum),
+				Progress: progress(committed, quorum, quorumLSN),
 			}}}
 			if err := stream.Send(msg); err != nil {
 				return err
@@ -322,9 +324,9 @@ func (s *Service) send(ctx context.Context, stream replpb.Replication_SubscribeS
 			continue
 		}
 		wait := s.cfg.HeartbeatInterval - time.Since(lastSend)
-		if committed != sentCommitted || !slices.Equal(quorum, sentQuorum) || wait <= 0 {
+		if committed != sentCommitted || !slices.Equal(quorum, sentQuorum) || quorumLSN != sentQuorumLSN || wait <= 0 {
 			msg := &replpb.SenderMessage{Msg: &replpb.SenderMessage_Heartbeat{Heartbeat: &replpb.Heartbeat{
-				Progress: progress(committed, quorum),
+				Progress: progress(committed, quorum, quorumLSN),
 			}}}
 			if err := stream.Send(msg); err != nil {
 				return err

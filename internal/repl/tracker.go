@@ -23,6 +23,7 @@ type partTrack struct {
 	peers     map[string]*peerTrack
 	committed int64
 	quorum    []string
+	quorumLSN int64
 	// ackCh is closed (and replaced) whenever a peer's Acked advances.
 	ackCh chan struct{}
 	// progressCh is closed (and replaced) whenever committed or quorum
@@ -199,21 +200,22 @@ func (t *Tracker) Committed(partition uint64) int64 {
 
 // SetQuorum publishes the regions in the partition's current Strong quorum
 // (dynamic quorum); receivers see it in Progress.Quorum.
-func (t *Tracker) SetQuorum(partition uint64, regions []string) {
+func (t *Tracker) SetQuorum(partition uint64, regions []string, sinceLSN int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := t.partLocked(partition)
-	if !slices.Equal(p.quorum, regions) {
+	if !slices.Equal(p.quorum, regions) || p.quorumLSN != sinceLSN {
 		p.quorum = slices.Clone(regions)
+		p.quorumLSN = sinceLSN
 		p.notifyProgressLocked()
 	}
 }
 
 // progress returns the committed LSN and quorum of partition and a
 // channel closed when either changes. The quorum must not be modified.
-func (t *Tracker) progress(partition uint64) (committed int64, quorum []string, changed <-chan struct{}) {
+func (t *Tracker) progress(partition uint64) (committed int64, quorum []string, quorumLSN int64, changed <-chan struct{}) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := t.partLocked(partition)
-	return p.committed, p.quorum, p.progressCh
+	return p.committed, p.quorum, p.quorumLSN, p.progressCh
 }
