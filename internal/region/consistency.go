@@ -2,6 +2,7 @@ package region
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -227,8 +228,13 @@ func (r *Region) readBarrier(ctx context.Context, level session.Level, p *partit
 			}
 			return nil
 		}
-		if ok, why := r.strongReadable(pid, p.Applied()); !ok {
-			return r.unavailable(ctx, why)
+		// A region cut off from the write region stops being readable
+		// within a lease; do not hold the read much longer than that.
+		actx, acancel := context.WithTimeout(wctx, 2*r.cfg.QuorumLease)
+		err := r.awaitStrongReadable(actx, pid, p)
+		acancel()
+		if err != nil {
+			return r.unavailable(ctx, err.Error())
 		}
 		if err := r.recv.WaitProgress(wctx, pid, itemLSN); err != nil {
 			return r.unavailable(ctx, "this region has not learned that the latest version is committed")
@@ -261,4 +267,23 @@ func (r *Region) unavailable(ctx context.Context, why string) error {
 		return ctx.Err()
 	}
 	return resource.Errorf(resource.KindServiceUnavailable, "Region %q cannot serve this read now: %s. Retry, or read from another region.", r.self.Name, why)
+}
+
+// awaitStrongReadable waits (polling briefly, bounded by ctx) until this
+// read region may serve Strong reads: right after start or a reconnect it
+// has not yet heard the write region's progress.
+func (r *Region) awaitStrongReadable(ctx context.Context, pid uint64, p *partition.Partition) error {
+	for {
+		ok, why := r.strongReadable(pid, p.Applied())
+		if ok {
+			return nil
+		}
+		t := time.NewTimer(5 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return errors.New(why)
+		}
+	}
 }
