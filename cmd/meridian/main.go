@@ -30,10 +30,19 @@ func main() {
 const usage = `meridian: a self-hostable, Cosmos DB-compatible, globally distributed document database.
 
 Usage:
-  meridian dev      [flags]   run an account on this machine (embedded default)
-  meridian serve    [flags]   run one region
-  meridian certgen  [flags]   write a self-signed TLS certificate and key
-  meridian version            print the version
+  meridian dev       [flags]                 run a whole account in this process (embedded default)
+  meridian serve     [flags]                 run one region (--topology FILE --region NAME: multi-region)
+  meridian status    [flags]                 show every region's role and replication state
+  meridian region    offline|online NAME     take a region offline (503 to clients) or back online
+  meridian link      --a A --b B --rtt 60ms  change the simulated WAN between two regions
+  meridian partition --a A --b B             partition two regions
+  meridian heal      [--a A --b B]           end simulated WAN partitions
+  meridian certgen   [flags]                 write a self-signed TLS certificate and key
+  meridian version                           print the version
+
+The management commands (status, region, link, partition, heal) talk to
+--endpoint (default http://127.0.0.1:8081/) with the master key (--key,
+default $MERIDIAN_KEY or the emulator's key).
 
 Run "meridian <command> -h" for a command's flags.
 `
@@ -48,6 +57,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "dev":
 		return runDev(ctx, args[1:], stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], stdout, stderr)
+	case "region":
+		return runRegion(ctx, args[1:], stdout, stderr)
+	case "link", "partition", "heal":
+		return runLink(ctx, args[0], args[1:], stdout, stderr)
 	case "certgen":
 		return runCertgen(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -125,7 +125,7 @@ func (c *Cluster) start(region string, cl, pl net.Listener) {
 	s, err := server.New(server.Config{
 		DataDir: c.dirs[region], Region: region, Topology: c.Topo, Listener: cl, PeerListener: pl,
 		Logger: c.opts.Logger.With("test-region", region), SessionWait: c.opts.SessionWait, SyncTimeout: c.opts.SyncTimeout,
-		PurgeInterval: 50 * time.Millisecond,
+		PurgeInterval: 50 * time.Millisecond, WAN: c.Net,
 		Dial: func(ctx context.Context, peer, addr string) (net.Conn, error) {
 			return c.Net.Dial(ctx, self, peer, addr)
 		},
