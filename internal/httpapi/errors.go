@@ -62,6 +62,11 @@ type wireError struct {
 func mapError(err error) (we wireError, internal bool) {
 	var re *resource.Error
 	if !errors.As(err, &re) {
+		if errors.Is(err, context.Canceled) {
+			// The client went away (or the server is stopping): not a fault.
+			return wireError{status: http.StatusRequestTimeout, code: "RequestTimeout",
+				message: "The request was cancelled before it completed."}, false
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return wireError{status: http.StatusRequestTimeout, code: "RequestTimeout",
 				message: "The request did not complete in time."}, false

@@ -83,6 +83,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set(hdrServiceVersion, serviceVersion)
 	hdr.Set(hdrVersion, apiVersion(r))
 	hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	if h.cfg.RegionName != "" {
+		// Every response names the region that served it (D-12); data-plane
+		// responses set it again from the backend's metadata.
+		hdr.Set(hdrRegion, h.cfg.RegionName)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {

@@ -34,6 +34,8 @@ func (r *Region) effectiveLevel(o httpapi.RequestOptions) (session.Level, error)
 }
 
 // token returns the session token for range 0 from a request header, if any.
+func tokenOf(raw string) (session.Token, bool, error) { return token(raw) }
+
 func token(raw string) (session.Token, bool, error) {
 	if raw == "" {
 		return session.Token{}, false, nil
@@ -106,7 +108,7 @@ func writeCharge(n int) float64 { return 5.71 + float64(n/1024)*1.9 }
 
 // Item runs a point operation.
 func (r *Region) Item(ctx context.Context, req httpapi.ItemRequest) (httpapi.ItemResponse, error) {
-	co, p, err := r.container(req.DB, req.Container)
+	co, p, err := r.containerAt(ctx, req.DB, req.Container, readToken(req.Op, req.Options))
 	if err != nil {
 		return httpapi.ItemResponse{}, err
 	}
@@ -188,6 +190,14 @@ func (r *Region) readItem(ctx context.Context, level session.Level, co catalog.C
 	}
 	resp.Body = v.JSON
 	return resp, nil
+}
+
+// readToken is the session token a read carries ("" for writes).
+func readToken(op httpapi.ItemOp, o httpapi.RequestOptions) string {
+	if op != httpapi.OpRead {
+		return ""
+	}
+	return o.SessionToken
 }
 
 // partitionOp converts a wire operation into a partition operation.

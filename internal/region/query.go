@@ -25,7 +25,7 @@ func (s partSource) Scan(ctx context.Context, after []byte, fn func(key, doc []b
 
 // Query runs a Cosmos SQL query over one logical partition or all of them.
 func (r *Region) Query(ctx context.Context, req httpapi.QueryRequest) (httpapi.QueryResponse, error) {
-	co, p, err := r.container(req.DB, req.Container)
+	co, p, err := r.containerAt(ctx, req.DB, req.Container, req.Options.SessionToken)
 	if err != nil {
 		return httpapi.QueryResponse{}, err
 	}
@@ -75,7 +75,7 @@ func (r *Region) Query(ctx context.Context, req httpapi.QueryRequest) (httpapi.Q
 // ChangeFeed returns the latest version of items changed after the start
 // point, in LSN order. The etag continuation is the LSN to resume after.
 func (r *Region) ChangeFeed(ctx context.Context, req httpapi.ChangeFeedRequest) (httpapi.ChangeFeedResponse, error) {
-	co, p, err := r.container(req.DB, req.Container)
+	co, p, err := r.containerAt(ctx, req.DB, req.Container, req.Options.SessionToken)
 	if err != nil {
 		return httpapi.ChangeFeedResponse{}, err
 	}

@@ -290,6 +290,35 @@ func (r *Region) onCatalogReset() {
 	}
 }
 
+// containerAt resolves a container for a read that carries a session
+// token. In a read region the catalog may not have replayed the container's
+// creation yet even though the token proves the client saw it: hold the
+// read like any session read (up to SessionWait) rather than answer 404,
+// and answer 404/1002 if it still has not arrived.
+func (r *Region) containerAt(ctx context.Context, db, coll, token string) (catalog.Container, *partition.Partition, error) {
+	co, p, err := r.container(db, coll)
+	if err == nil || token == "" || r.isWriter() || !errors.Is(err, resource.ErrNotFound) {
+		return co, p, err
+	}
+	if _, _, terr := tokenOf(token); terr != nil {
+		return co, p, terr
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.cfg.SessionWait)
+	defer cancel()
+	for {
+		if err := r.cat.WaitApplied(wctx, r.cat.Applied()+1); err != nil {
+			if ctx.Err() != nil {
+				return catalog.Container{}, nil, ctx.Err()
+			}
+			return catalog.Container{}, nil, resource.Errorf(resource.KindReadSessionNotAvailable,
+				"The read session is not available for the input session token: region %q has not yet replicated container %q of database %q.", r.self.Name, coll, db)
+		}
+		if co, p, err = r.container(db, coll); err == nil || !errors.Is(err, resource.ErrNotFound) {
+			return co, p, err
+		}
+	}
+}
+
 // container resolves a container and its partition.
 func (r *Region) container(db, coll string) (catalog.Container, *partition.Partition, error) {
 	co, err := r.cat.Container(db, coll)

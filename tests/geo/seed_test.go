@@ -143,3 +143,37 @@ func TestReadRegionRefusesWrites(t *testing.T) {
 }
 
 var _ = context.Background
+
+// TestSessionReadAcrossContainerCreation: a token for an item in a container
+// that the read region has not replicated yet is held like any session read
+// (then 404/1002), never answered with a plain 404.
+func TestSessionReadAcrossContainerCreation(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{RTTScale: 0.2, SessionWait: 500 * time.Millisecond})
+	setup(t, c)
+	ctx := ctxT(t)
+	c.Net.Partition(west, europe)
+	w := c.Client(west)
+	db, err := w.NewDatabase("db")
+	require.NoError(t, err)
+	_, err = db.CreateContainer(ctx, azcosmos.ContainerProperties{ID: "fresh", PartitionKeyDefinition: azcosmos.PartitionKeyDefinition{Paths: []string{"/pk"}}}, nil)
+	require.NoError(t, err)
+	co, err := w.NewContainer("db", "fresh")
+	require.NoError(t, err)
+	wr, err := co.CreateItem(ctx, pk("p"), []byte(`{"id":"a","pk":"p"}`), nil)
+	require.NoError(t, err)
+	hdr := map[string]string{"x-ms-documentdb-partitionkey": `["p"]`, "x-ms-session-token": *wr.SessionToken}
+	st, h := raw(t, c, europe, http.MethodGet, "docs", "dbs/db/colls/fresh/docs/a", "/dbs/db/colls/fresh/docs/a", nil, hdr)
+	require.Equal(t, 404, st)
+	require.Equal(t, "1002", h.Get("x-ms-substatus"), "the region cannot prove the container is absent at the token's point")
+	require.Equal(t, europe, h.Get("x-meridian-region"), "error responses name the serving region too")
+
+	c.Net.Heal(west, europe)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _ = raw(t, c, europe, http.MethodGet, "docs", "dbs/db/colls/fresh/docs/a", "/dbs/db/colls/fresh/docs/a", nil, hdr)
+		if st == 200 || time.Now().After(deadline) {
+			break
+		}
+	}
+	require.Equal(t, 200, st)
+}
