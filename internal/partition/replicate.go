@@ -27,7 +27,12 @@ func (p *Partition) ApplyReplicated(ctx context.Context, entries []*replog.Entry
 	if len(entries) == 0 {
 		return nil
 	}
-	r := &request{ctx: ctx, apply: entries, applied: make(chan error, 1)}
+	return p.submitReplica(ctx, &request{ctx: ctx, apply: entries, applied: make(chan error, 1)})
+}
+
+// submitReplica queues a replication request (apply or install) to the
+// writer and waits for its outcome; once queued it is always answered.
+func (p *Partition) submitReplica(ctx context.Context, r *request) error {
 	select {
 	case p.reqs <- r:
 	case <-ctx.Done():
@@ -153,25 +158,7 @@ func (p *Partition) InstallSnapshot(ctx context.Context, lsn, epoch int64, next 
 	if p.writable.Load() {
 		return fmt.Errorf("partition %d: cannot install a snapshot into a writable partition", p.cfg.ID)
 	}
-	r := &request{ctx: ctx, install: &install{lsn: lsn, epoch: epoch, next: next}, applied: make(chan error, 1)}
-	select {
-	case p.reqs <- r:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-p.ctx.Done():
-		return ErrClosed
-	}
-	select {
-	case err := <-r.applied:
-		return err
-	case <-p.ctx.Done():
-		select {
-		case err := <-r.applied:
-			return err
-		default:
-			return ErrClosed
-		}
-	}
+	return p.submitReplica(ctx, &request{ctx: ctx, install: &install{lsn: lsn, epoch: epoch, next: next}, applied: make(chan error, 1)})
 }
 
 type install struct {
