@@ -107,6 +107,13 @@ type Partition struct {
 	// writer-goroutine state: only the writer touches these.
 	lastTrim int64
 
+	// lagMu guards lags, a ring of the most recent replication lags: the
+	// time from an entry's commit in the write region (its TS, same clock
+	// family) to its being durable and visible here.
+	lagMu   sync.Mutex
+	lags    []time.Duration
+	lagNext int
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -261,6 +268,34 @@ func DeleteData(db *storage.DB, pid uint64) error {
 		b.DeleteRange(start, end)
 	}
 	return b.Commit(true /* sync */)
+}
+
+// lagRing bounds the replication-lag samples a partition keeps.
+const lagRing = 8192
+
+func (p *Partition) recordLags(now time.Time, es []*replog.Entry) {
+	p.lagMu.Lock()
+	defer p.lagMu.Unlock()
+	for _, e := range es {
+		d := now.Sub(time.Unix(0, e.TS))
+		if len(p.lags) < lagRing {
+			p.lags = append(p.lags, d)
+		} else {
+			p.lags[p.lagNext] = d
+			p.lagNext = (p.lagNext + 1) % lagRing
+		}
+	}
+}
+
+// ReplicationLags returns recent replication lags of entries applied here
+// from the write region (at most 8192, oldest first is not guaranteed), and
+// clears them.
+func (p *Partition) ReplicationLags() []time.Duration {
+	p.lagMu.Lock()
+	defer p.lagMu.Unlock()
+	out := p.lags
+	p.lags, p.lagNext = nil, 0
+	return out
 }
 
 // ReadLog reads the log entries after lsn (for replication and tests).

@@ -336,6 +336,9 @@ func (p *Partition) commitGroup(group []*request) error {
 		}
 		p.epoch.Store(epoch)
 		p.publish(lsn)
+		if replicated := appliedEntries(group, entries); len(replicated) > 0 {
+			p.recordLags(time.Now(), replicated)
+		}
 	}
 	for gi, r := range group {
 		if r.apply != nil {
@@ -534,4 +537,21 @@ func hash64(b []byte) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write(b)
 	return h.Sum64()
+}
+
+// appliedEntries returns the committed entries that came from replication
+// requests (their TS is the write region's commit clock).
+func appliedEntries(group []*request, entries []*replog.Entry) []*replog.Entry {
+	for _, r := range group {
+		if r.apply != nil {
+			var out []*replog.Entry
+			for _, e := range entries {
+				if e.Origin != 0 {
+					out = append(out, e)
+				}
+			}
+			return out
+		}
+	}
+	return nil
 }
