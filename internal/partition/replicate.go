@@ -73,6 +73,17 @@ func (p *Partition) execApply(es []*replog.Entry, ov overlay, lsn, epoch int64, 
 		child := make(overlay)
 		for _, op := range e.Ops {
 			key := append([]byte(nil), op.Key...)
+			if op.Kind == replog.OpConflictPut || op.Kind == replog.OpConflictDelete {
+				ch := change{key: key, conflict: true}
+				if op.Kind == replog.OpConflictPut {
+					ch.conflictJSON = append([]byte(nil), op.Value...)
+					child["X\x00"+string(key)] = &slot{ver: &Version{}}
+				} else {
+					child["X\x00"+string(key)] = &slot{}
+				}
+				chs = append(chs, ch)
+				continue
+			}
 			phys, _, err := p.lookup(key, ov, child, now, info)
 			if err != nil {
 				return lsn, epoch, chss, out, err
@@ -144,8 +155,24 @@ func (p *Partition) Snapshot(ctx context.Context, fn func(key, value []byte) err
 	if err == nil {
 		err = ferr
 	}
+	if err != nil {
+		return lsn, epoch, err
+	}
+	// The conflicts feed travels with the items, under keys no item key
+	// can have (an encoded partition key never starts with 0x00).
+	cp := storage.ConflictPrefix(p.cfg.ID)
+	err = snap.Scan(cp, storage.PrefixEnd(cp), func(k, v []byte) bool {
+		ferr = fn(append([]byte(snapshotConflict), k[len(cp):]...), v)
+		return ferr == nil
+	})
+	if err == nil {
+		err = ferr
+	}
 	return lsn, epoch, err
 }
+
+// snapshotConflict prefixes conflict records in a snapshot stream.
+const snapshotConflict = "\x00X"
 
 const metaInstalling = "installing"
 
@@ -173,7 +200,7 @@ func (p *Partition) wipe() error {
 	b := p.cfg.DB.NewBatch()
 	defer b.Close()
 	b.Set(storage.MetaKey(pid, metaInstalling), []byte{1})
-	for _, tag := range []byte{'D', 'L', 'C'} {
+	for _, tag := range []byte{'D', 'L', 'C', 'X'} {
 		start, end := storage.PartitionRange(tag, pid)
 		b.DeleteRange(start, end)
 	}
@@ -198,6 +225,10 @@ func (p *Partition) runInstall(in *install) error {
 		}
 		if !ok {
 			break
+		}
+		if len(key) > len(snapshotConflict) && string(key[:len(snapshotConflict)]) == snapshotConflict {
+			b.Set(storage.ConflictKey(pid, key[len(snapshotConflict):]), value)
+			continue
 		}
 		v, err := decodeVersion(append([]byte(nil), value...))
 		if err != nil || len(key) == 0 {

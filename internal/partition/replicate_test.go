@@ -100,3 +100,54 @@ func TestSnapshotInstallThenTail(t *testing.T) {
 	require.NoError(t, rep.ApplyReplicated(ctx, tail))
 	require.Equal(t, dump(t, src), dump(t, rep))
 }
+
+func TestConflictsFeedReplicatesAndPublishesOnce(t *testing.T) {
+	db := openDB(t, vfs.NewMem())
+	defer db.Close()
+	src := openPart(t, db, nil)
+	defer src.Close()
+	ctx := context.Background()
+	cs := []Conflict{{ID: "2-7-0", JSON: []byte(`{"id":"2-7-0"}`)}, {ID: "2-8-0", JSON: []byte(`{"id":"2-8-0"}`)}}
+	require.NoError(t, src.PublishConflicts(ctx, cs))
+	require.NoError(t, src.PublishConflicts(ctx, cs[:1]), "publishing again is a no-op")
+	got, err := src.Conflicts(ctx)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.NoError(t, src.DeleteConflict(ctx, "2-7-0"))
+	require.ErrorIs(t, src.DeleteConflict(ctx, "2-7-0"), resource.ErrNotFound)
+
+	var log []*replog.Entry
+	require.NoError(t, src.ReadLog(0, 0, func(e *replog.Entry) bool { log = append(log, e); return true }))
+	rep := openReplica(t)
+	require.NoError(t, rep.ApplyReplicated(ctx, log))
+	repGot, err := rep.Conflicts(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{`{"id":"2-8-0"}`}, func() []string {
+		var s []string
+		for _, c := range repGot {
+			s = append(s, string(c))
+		}
+		return s
+	}())
+
+	// A snapshot carries the feed too.
+	type kv struct{ k, v []byte }
+	var items []kv
+	lsn, epoch, err := src.Snapshot(ctx, func(k, v []byte) error {
+		items = append(items, kv{append([]byte(nil), k...), append([]byte(nil), v...)})
+		return nil
+	})
+	require.NoError(t, err)
+	fresh := openReplica(t)
+	i := 0
+	require.NoError(t, fresh.InstallSnapshot(ctx, lsn, epoch, func() ([]byte, []byte, bool, error) {
+		if i == len(items) {
+			return nil, nil, false, nil
+		}
+		i++
+		return items[i-1].k, items[i-1].v, true, nil
+	}))
+	fg, err := fresh.Conflicts(ctx)
+	require.NoError(t, err)
+	require.Len(t, fg, 1)
+}

@@ -28,7 +28,9 @@ const (
 	Delete
 	Patch
 	Read
-	expire // TTL purge: delete if the item is still at ExpectLSN
+	expire         // TTL purge: delete if the item is still at ExpectLSN
+	conflictPut    // publish a conflict record (idempotent by id)
+	conflictDelete // remove a conflict record
 )
 
 // Op is one item operation.
@@ -48,8 +50,9 @@ type Op struct {
 	// IfNoneMatch, on Read, turns a matching etag into NotModified.
 	IfNoneMatch string
 
-	key       []byte // expire: the item's DocSuffix
+	key       []byte // expire: the item's DocSuffix; conflicts: the conflict id
 	expectLSN int64  // expire: the version to delete
+	conflict  []byte // conflictPut: the record's JSON
 }
 
 // Result is the outcome of one operation.
@@ -204,9 +207,13 @@ func (p *Partition) drainClosed() {
 
 // change is one pending item change of an entry.
 type change struct {
-	key    []byte   // DocSuffix
+	key    []byte   // DocSuffix (or the conflict id)
 	newVer *Version // nil: delete
 	oldLSN int64    // LSN of the physical version replaced (0: none)
+	// conflict marks a change of the conflicts feed: conflictJSON is the
+	// record, nil to delete it.
+	conflict     bool
+	conflictJSON []byte
 }
 
 // overlay holds the group's uncommitted item states, so later operations
@@ -305,6 +312,14 @@ func (p *Partition) commitGroup(group []*request) error {
 		pid := p.cfg.ID
 		for i, e := range entries {
 			for _, ch := range allChanges[i] {
+				if ch.conflict {
+					if ch.conflictJSON == nil {
+						b.Delete(storage.ConflictKey(pid, ch.key))
+					} else {
+						b.Set(storage.ConflictKey(pid, ch.key), ch.conflictJSON)
+					}
+					continue
+				}
 				if ch.oldLSN > 0 {
 					b.Delete(storage.ChangeKey(pid, ch.oldLSN, ch.key))
 				}
@@ -353,6 +368,14 @@ func (p *Partition) commitGroup(group []*request) error {
 func (p *Partition) entry(lsn, epoch int64, now time.Time, chs []change) *replog.Entry {
 	e := &replog.Entry{LSN: lsn, Epoch: epoch, Origin: p.cfg.RegionID, TS: now.UnixNano(), Ops: make([]replog.Op, len(chs))}
 	for i, ch := range chs {
+		switch {
+		case ch.conflict && ch.conflictJSON != nil:
+			e.Ops[i] = replog.Op{Kind: replog.OpConflictPut, Key: ch.key, Value: ch.conflictJSON}
+			continue
+		case ch.conflict:
+			e.Ops[i] = replog.Op{Kind: replog.OpConflictDelete, Key: ch.key}
+			continue
+		}
 		if ch.newVer == nil {
 			e.Ops[i] = replog.Op{Kind: replog.OpDelete, Key: ch.key}
 		} else {
@@ -402,6 +425,26 @@ func (p *Partition) load(suffix []byte) (*Version, error) {
 // failures).
 func (p *Partition) exec(op Op, ov, child overlay, lsn int64, idx int, now time.Time, info *ContainerInfo) (*change, Result) {
 	fail := func(err error) (*change, Result) { return nil, Result{Err: err} }
+
+	if op.Kind == conflictPut || op.Kind == conflictDelete {
+		exists, err := p.conflictExists(op.key, ov, child)
+		if err != nil {
+			return fail(err)
+		}
+		ok := "X\x00" + string(op.key)
+		if op.Kind == conflictPut {
+			if exists {
+				return nil, Result{} // published already: exactly once
+			}
+			child[ok] = &slot{ver: &Version{}}
+			return &change{key: op.key, conflict: true, conflictJSON: op.conflict}, Result{}
+		}
+		if !exists {
+			return fail(resource.Errorf(resource.KindNotFound, "Resource Not Found: conflict %q does not exist.", op.key))
+		}
+		child[ok] = &slot{}
+		return &change{key: op.key, conflict: true}, Result{}
+	}
 
 	if op.Kind == expire {
 		phys, _, err := p.lookup(op.key, ov, child, now, info)
@@ -554,4 +597,21 @@ func appliedEntries(group []*request, entries []*replog.Entry) []*replog.Entry {
 		}
 	}
 	return nil
+}
+
+// conflictExists reports whether conflict id is in the feed, as the group
+// sees it.
+func (p *Partition) conflictExists(id []byte, ov, child overlay) (bool, error) {
+	k := "X\x00" + string(id)
+	if s, ok := child[k]; ok {
+		return s.ver != nil, nil
+	}
+	if s, ok := ov[k]; ok {
+		return s.ver != nil, nil
+	}
+	_, err := p.cfg.DB.Get(storage.ConflictKey(p.cfg.ID, id))
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

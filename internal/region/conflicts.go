@@ -3,25 +3,32 @@ package region
 import (
 	"context"
 	"encoding/json"
-
-	"github.com/meridiandb/meridian/internal/resource"
 )
 
-// Conflicts lists a container's conflicts feed. Conflicts arise only when a
-// failed-over write region returns with writes that were never replicated,
-// or between regions of a multi-write account; a single-region account
-// never has any, so the feed is empty.
-func (r *Region) Conflicts(_ context.Context, db, coll string) ([]json.RawMessage, error) {
-	if _, err := r.cat.Container(db, coll); err != nil {
+// Conflicts lists a container's conflicts feed: versions that lost, such as
+// the never-replicated writes a deposed write region published when it
+// returned. Every region serves the same, replicated feed.
+func (r *Region) Conflicts(ctx context.Context, db, coll string) ([]json.RawMessage, error) {
+	_, p, err := r.container(db, coll)
+	if err != nil {
 		return nil, err
 	}
-	return []json.RawMessage{}, nil
+	cs, err := p.Conflicts(ctx)
+	if cs == nil {
+		cs = []json.RawMessage{}
+	}
+	return cs, err
 }
 
-// DeleteConflict removes one conflict from the feed.
-func (r *Region) DeleteConflict(_ context.Context, db, coll, id string) error {
-	if _, err := r.cat.Container(db, coll); err != nil {
+// DeleteConflict removes one conflict from the feed (in the write region,
+// like any write).
+func (r *Region) DeleteConflict(ctx context.Context, db, coll, id string) error {
+	_, p, err := r.container(db, coll)
+	if err != nil {
 		return err
 	}
-	return resource.Errorf(resource.KindNotFound, "Resource Not Found: conflict %q does not exist.", id)
+	if !r.isWriter() {
+		return r.writeForbidden()
+	}
+	return p.DeleteConflict(ctx, id)
 }

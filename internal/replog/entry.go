@@ -13,6 +13,12 @@ type OpKind uint8
 const (
 	OpPut    OpKind = 1 // create or replace the item at Key with Value
 	OpDelete OpKind = 2 // delete the item at Key
+	// OpConflictPut records a conflict (Key is its id, Value its JSON) in
+	// the container's conflicts feed; a second put of the same id is a
+	// no-op, so publishing a conflict is idempotent.
+	OpConflictPut OpKind = 3
+	// OpConflictDelete removes a conflict from the feed.
+	OpConflictDelete OpKind = 4
 )
 
 // Op is one document change. Key is the item's key inside its partition
@@ -81,7 +87,7 @@ func Decode(b []byte) (*Entry, error) {
 		k := OpKind(r.byte())
 		key := r.bytes()
 		val := r.bytes()
-		if r.err != nil || (k != OpPut && k != OpDelete) || len(key) == 0 {
+		if r.err != nil || k < OpPut || k > OpConflictDelete || len(key) == 0 {
 			return nil, fmt.Errorf("%w: bad op %d", ErrCorrupt, i)
 		}
 		e.Ops = append(e.Ops, Op{Kind: k, Key: key, Value: val})

@@ -12,16 +12,26 @@ import "encoding/binary"
 //	'L' pid lsn                   replication log entries, by LSN
 //	'C' pid lsn pk id             change-feed index: one key per item, at the LSN of its current version
 //	'M' pid name                  partition metadata (applied LSN, epoch history, ...)
+//	'X' pid id                    the container's conflicts feed
 const (
 	tagCatalog   = 'K'
 	tagDoc       = 'D'
 	tagLog       = 'L'
 	tagChange    = 'C'
 	tagPartition = 'M'
+	tagConflict  = 'X'
 )
 
 // PartitionTags lists the per-partition keyspaces, for range deletion.
-var PartitionTags = []byte{tagDoc, tagLog, tagChange, tagPartition}
+var PartitionTags = []byte{tagDoc, tagLog, tagChange, tagPartition, tagConflict}
+
+// ConflictKey is the key of a conflict record in partition pid.
+func ConflictKey(pid uint64, id []byte) []byte {
+	return append(partitionPrefix(tagConflict, pid), id...)
+}
+
+// ConflictPrefix bounds the conflicts of partition pid.
+func ConflictPrefix(pid uint64) []byte { return partitionPrefix(tagConflict, pid) }
 
 // CatalogKey is the key of a catalog record.
 func CatalogKey(name string) []byte { return append([]byte{tagCatalog}, name...) }
