@@ -35,7 +35,7 @@ func report(b *testing.B, name string, d []time.Duration) {
 }
 
 func benchCluster(b *testing.B, consistency string) (*testcluster.Cluster, *azcosmos.ContainerClient) {
-	c := testcluster.Start(b, testcluster.Options{Consistency: consistency})
+	c := testcluster.Start(b, testcluster.Options{Consistency: consistency, RTTScale: benchRTTScale()})
 	ctx := context.Background()
 	w := c.Client(west)
 	if _, err := w.CreateDatabase(ctx, azcosmos.DatabaseProperties{ID: "db"}, nil); err != nil {
@@ -197,4 +197,13 @@ func lagRate() int {
 		return v
 	}
 	return 1000
+}
+
+// benchRTTScale scales the dev round trips (MERIDIAN_RTT_SCALE; -1 turns
+// the WAN delays off to measure Meridian's own overhead).
+func benchRTTScale() float64 {
+	if v, err := strconv.ParseFloat(os.Getenv("MERIDIAN_RTT_SCALE"), 64); err == nil {
+		return v
+	}
+	return 1
 }
