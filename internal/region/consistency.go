@@ -44,9 +44,10 @@ func (r *Region) others() []string {
 // commitTimes remembers when recent LSNs committed in the write region, to
 // measure how far behind in time a region's acknowledgements are.
 type commitTimes struct {
-	mu    sync.Mutex
-	lsns  []int64
-	times []time.Time
+	mu      sync.Mutex
+	lsns    []int64
+	times   []time.Time
+	pending int64 // writes admitted and not yet finished
 }
 
 func (c *commitTimes) add(lsn int64, t time.Time) {
@@ -56,11 +57,9 @@ func (c *commitTimes) add(lsn int64, t time.Time) {
 	c.mu.Unlock()
 }
 
-// oldestAfter returns the commit time of the first LSN above acked, and
-// drops what every region has acknowledged (minAcked).
-func (c *commitTimes) oldestAfter(acked, minAcked int64) (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// oldestAfterLocked returns the commit time of the first LSN above acked,
+// and drops what every region has acknowledged (minAcked). c.mu is held.
+func (c *commitTimes) oldestAfterLocked(acked, minAcked int64) (time.Time, bool) {
 	i := 0
 	for i < len(c.lsns) && c.lsns[i] <= minAcked {
 		i++
@@ -75,39 +74,54 @@ func (c *commitTimes) oldestAfter(acked, minAcked int64) (time.Time, bool) {
 }
 
 // admitWrite enforces bounded staleness in the write region: a write is
-// refused with 429 while a region lags by K or more versions, or by T or
-// more seconds.
-func (r *Region) admitWrite(p *partition.Partition) error {
+// refused with 429 while a region would lag by more than K versions, or
+// lags by T or more seconds. Writes admitted but not yet committed count
+// toward the lag, so concurrent writes cannot overshoot K. Call release
+// once the write finished (committed or not).
+func (r *Region) admitWrite(p *partition.Partition) (release func(), err error) {
+	nop := func() {}
 	if r.level != session.BoundedStaleness || len(r.topo.Regions) < 2 {
-		return nil
+		return nop, nil
 	}
 	pid := p.ID()
-	head := p.Applied()
 	k, t := r.topo.MaxStalenessPrefix, time.Duration(r.topo.MaxIntervalSeconds)*time.Second
 	now := r.cfg.Clock()
 	r.mu.RLock()
 	ct := r.lag[uint32(pid)]
 	r.mu.RUnlock()
+	if ct == nil {
+		return nop, nil
+	}
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	head := p.Horizon() + ct.pending
 	minAcked := head
+	acks := map[string]int64{}
 	for _, o := range r.others() {
-		if a, _ := r.tracker.Acked(pid, o); a < minAcked {
-			minAcked = a
-		}
+		a, _ := r.tracker.Acked(pid, o)
+		acks[o] = a
+		minAcked = min(minAcked, a)
 	}
 	for _, o := range r.others() {
-		acked, _ := r.tracker.Acked(pid, o)
+		acked := acks[o]
 		if head-acked >= k {
-			return &resource.Error{Kind: resource.KindTooManyRequests, RetryAfterMs: 100, Substatus: 3200,
-				Msg: fmt.Sprintf("Bounded staleness: region %q is %d versions behind (K = %d); the write is throttled until it catches up.", o, head-acked, k)}
+			return nop, &resource.Error{Kind: resource.KindTooManyRequests, RetryAfterMs: 100, Substatus: 3200,
+				Msg: fmt.Sprintf("Bounded staleness: region %q would be more than %d versions behind (K = %d); the write is throttled until it catches up.", o, head-acked, k)}
 		}
-		if ct != nil {
-			if since, ok := ct.oldestAfter(acked, minAcked); ok && now.Sub(since) >= t {
-				return &resource.Error{Kind: resource.KindTooManyRequests, RetryAfterMs: 100, Substatus: 3200,
-					Msg: fmt.Sprintf("Bounded staleness: region %q is %s behind (T = %s); the write is throttled until it catches up.", o, now.Sub(since).Round(time.Millisecond), t)}
-			}
+		if since, ok := ct.oldestAfterLocked(acked, minAcked); ok && now.Sub(since) >= t {
+			return nop, &resource.Error{Kind: resource.KindTooManyRequests, RetryAfterMs: 100, Substatus: 3200,
+				Msg: fmt.Sprintf("Bounded staleness: region %q is %s behind (T = %s); the write is throttled until it catches up.", o, now.Sub(since).Round(time.Millisecond), t)}
 		}
 	}
-	return nil
+	ct.pending++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ct.mu.Lock()
+			ct.pending--
+			ct.mu.Unlock()
+		})
+	}, nil
 }
 
 // afterWrite runs once a write is durable in this (the write) region at
@@ -286,4 +300,20 @@ func (r *Region) awaitStrongReadable(ctx context.Context, pid uint64, p *partiti
 			return errors.New(why)
 		}
 	}
+}
+
+// strongPrecheck runs before a Strong read in a read region reads anything:
+// the region must be a current member of the Strong quorum, with a lease,
+// and caught up with the quorum change — otherwise what it reads may miss
+// writes committed while it was out of the quorum.
+func (r *Region) strongPrecheck(ctx context.Context, level session.Level, p *partition.Partition) error {
+	if level != session.Strong || r.isWriter() || r.recv == nil || len(r.topo.Regions) < 2 {
+		return nil
+	}
+	actx, cancel := context.WithTimeout(ctx, 2*r.cfg.QuorumLease)
+	defer cancel()
+	if err := r.awaitStrongReadable(actx, p.ID(), p); err != nil {
+		return r.unavailable(ctx, err.Error())
+	}
+	return nil
 }

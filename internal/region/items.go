@@ -91,7 +91,10 @@ func (r *Region) awaitSession(ctx context.Context, p *partition.Partition, raw s
 
 func (r *Region) meta(co catalog.Container, p *partition.Partition, lsn int64, charge float64) httpapi.ResponseMeta {
 	if lsn == 0 {
-		lsn = p.Applied()
+		// A read's token must cover every version it may have returned:
+		// the horizon bounds what the read could see (a committed batch is
+		// visible a moment before Applied is published).
+		lsn = p.Horizon()
 	}
 	return httpapi.ResponseMeta{
 		SessionToken: session.Format(rangeID, session.Token{Version: p.Epoch(), GlobalLSN: lsn}),
@@ -128,7 +131,8 @@ func (r *Region) Item(ctx context.Context, req httpapi.ItemRequest) (httpapi.Ite
 	if err := r.validateSync(req.Options); err != nil {
 		return httpapi.ItemResponse{}, err
 	}
-	if err := r.admitWrite(p); err != nil {
+	release, err := r.admitWrite(p)
+	if err != nil {
 		return httpapi.ItemResponse{}, err
 	}
 	op, err := partitionOp(httpapi.BatchOp{Op: req.Op, ID: req.ID, Body: req.Body, Patch: req.Patch, IfMatch: req.Options.IfMatch}, req.PartitionKey)
@@ -136,6 +140,7 @@ func (r *Region) Item(ctx context.Context, req httpapi.ItemRequest) (httpapi.Ite
 		return httpapi.ItemResponse{}, err
 	}
 	res, err := p.Write(ctx, op)
+	release() // committed (Horizon counts it) or failed
 	if err != nil {
 		return httpapi.ItemResponse{}, err
 	}
@@ -166,6 +171,9 @@ func (r *Region) readItem(ctx context.Context, level session.Level, co catalog.C
 		return httpapi.ItemResponse{}, err
 	}
 	if err := r.awaitSession(ctx, p, req.Options.SessionToken); err != nil {
+		return httpapi.ItemResponse{}, err
+	}
+	if err := r.strongPrecheck(ctx, level, p); err != nil {
 		return httpapi.ItemResponse{}, err
 	}
 	v, err := p.Get(req.PartitionKey, req.ID)
@@ -243,9 +251,11 @@ func (r *Region) Batch(ctx context.Context, req httpapi.BatchRequest) (httpapi.B
 	if err := r.validateSync(req.Options); err != nil {
 		return httpapi.BatchResponse{}, err
 	}
-	if err := r.admitWrite(p); err != nil {
+	release, err := r.admitWrite(p)
+	if err != nil {
 		return httpapi.BatchResponse{}, err
 	}
+	defer release() // idempotent with the call after the write
 	if len(req.Ops) == 0 {
 		return httpapi.BatchResponse{}, resource.BadRequestf("The batch request has no operations.")
 	}
@@ -287,6 +297,7 @@ func (r *Region) Batch(ctx context.Context, req httpapi.BatchRequest) (httpapi.B
 		out.Results[i] = opResult(partition.Result{Err: err}, bo.Op)
 	}
 	results, err := p.Batch(ctx, ops, req.Atomic)
+	release()
 	if err != nil {
 		return httpapi.BatchResponse{}, err
 	}

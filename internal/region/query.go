@@ -47,6 +47,9 @@ func (r *Region) Query(ctx context.Context, req httpapi.QueryRequest) (httpapi.Q
 	if err := r.awaitSession(ctx, p, req.Options.SessionToken); err != nil {
 		return httpapi.QueryResponse{}, err
 	}
+	if err := r.strongPrecheck(ctx, level, p); err != nil {
+		return httpapi.QueryResponse{}, err
+	}
 	params := make([]query.Param, len(req.Parameters))
 	for i, prm := range req.Parameters {
 		params[i] = query.Param{Name: prm.Name, Value: prm.Value}

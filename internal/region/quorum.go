@@ -139,6 +139,7 @@ func (r *Region) runQuorumRejoin(ctx context.Context) {
 		r.mu.RUnlock()
 		for pid, q := range qs {
 			r.rejoin(uint64(pid), q)
+			r.advanceCommitted(uint64(pid), q)
 		}
 	}
 }
@@ -151,9 +152,22 @@ func (r *Region) rejoin(pid uint64, q *quorum) {
 	}
 	committed := r.tracker.Committed(pid)
 	peers := r.tracker.Peers(pid)
+	r.mu.RLock()
+	p := r.parts[uint32(pid)]
+	r.mu.RUnlock()
+	head := committed
+	if p != nil {
+		head = p.Applied()
+	}
+	now := r.cfg.Clock()
 	var back []string
 	for x := range q.out {
-		if ps, ok := peers[x]; ok && ps.Connected && ps.Acked >= committed {
+		// Caught up, and alive: either it holds everything, or it holds
+		// everything committed and acknowledged recently (a region cut
+		// off has only stale acknowledgements, so it is not re-added on
+		// the strength of a write still in flight).
+		ps, ok := peers[x]
+		if ok && ps.Connected && (ps.Acked >= head || (ps.Acked >= committed && now.Sub(ps.AckedAt) < r.cfg.QuorumLease/2)) {
 			back = append(back, x)
 		}
 	}
@@ -171,13 +185,6 @@ func (r *Region) rejoin(pid uint64, q *quorum) {
 		}
 	}
 	q.members = members
-	r.mu.RLock()
-	p := r.parts[uint32(pid)]
-	r.mu.RUnlock()
-	head := committed
-	if p != nil {
-		head = p.Applied()
-	}
 	r.announce(pid, q, head)
 	r.log.Info("strong quorum grew: regions caught up", "partition", pid, "rejoined", back)
 }
@@ -203,4 +210,28 @@ func (r *Region) strongReadable(pid uint64, applied int64) (bool, string) {
 		return false, "it is catching up with the Strong quorum"
 	}
 	return true, ""
+}
+
+// advanceCommitted commits what every quorum member acknowledged even when
+// no Strong request is waiting for it — e.g. a write whose request timed
+// out and whose acknowledgements arrived after a partition healed (S-A2):
+// without this it would stay invisible to Strong reads until the next write.
+func (r *Region) advanceCommitted(pid uint64, q *quorum) {
+	members, safeAt := q.snapshot()
+	if r.cfg.Clock().Before(safeAt) {
+		return
+	}
+	r.mu.RLock()
+	p := r.parts[uint32(pid)]
+	r.mu.RUnlock()
+	if p == nil {
+		return
+	}
+	lsn := p.Applied()
+	for _, m := range members {
+		if a, _ := r.tracker.Acked(pid, m); a < lsn {
+			lsn = a
+		}
+	}
+	r.tracker.SetCommitted(pid, lsn) // ignores values that do not advance it
 }

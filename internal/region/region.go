@@ -147,7 +147,7 @@ func Open(cfg Config) (*Region, error) {
 // quorum maintenance (the write region of a Strong account).
 func (r *Region) Start() {
 	if r.recv == nil {
-		if r.level == session.Strong && len(r.topo.Regions) >= 3 {
+		if r.level == session.Strong && len(r.topo.Regions) >= 2 {
 			r.wg.Add(1)
 			go r.runQuorumRejoin(r.ctx)
 		}
