@@ -338,7 +338,7 @@ func (p *Partition) commitGroup(group []*request) error {
 		if epoch != p.epoch.Load() {
 			b.Set(storage.MetaKey(pid, metaEpoch), binary.BigEndian.AppendUint64(nil, uint64(epoch)))
 		}
-		if lsn-p.lastTrim >= 1024 && lsn > p.cfg.LogRetention {
+		if lsn-p.lastTrim >= min(1024, max(1, p.cfg.LogRetention/4)) && lsn > p.cfg.LogRetention {
 			replog.Trim(b, pid, lsn-p.cfg.LogRetention)
 			p.lastTrim = lsn
 		}

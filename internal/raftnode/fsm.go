@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
 )
 
 // FSM is the replicated state machine a Node drives. Its methods are
@@ -296,3 +297,9 @@ func (s snapshotBytes) Persist(sink raft.SnapshotSink) error {
 }
 
 func (snapshotBytes) Release() {}
+
+// NewWitness builds a witness node: New with WitnessFSM. Start and Close
+// it like any Node; it needs its own DB and Dir, and never a Propose.
+func NewWitness(cfg Config, g *grpc.Server) (*Node, error) {
+	return New(cfg, WitnessFSM{}, g)
+}

@@ -132,7 +132,7 @@ func newCluster(t *testing.T, ids []string, witness string, rtt time.Duration, t
 		require.NoError(t, err)
 		var fsm FSM = &testFSM{}
 		if id == witness {
-			fsm = WitnessFSM{}
+			fsm = WitnessFSM{} // as NewWitness
 		}
 		m := &member{id: id, addr: ln.Addr().String(), voter: true, dir: t.TempDir(), fsm: fsm}
 		require.NoError(t, ln.Close()) // reopened by start on the same port

@@ -625,10 +625,16 @@ func (n *Node) FollowerContact() map[string]time.Time {
 // HasLease reports whether this node is in contact with the control
 // plane's quorum within d. On the leader: it is leader and a majority of
 // the voters (itself included) acknowledged its current term in requests
-// sent within the last d. On a follower: it knows a leader and heard from
-// it within d. A write region uses it to fence itself when it loses the
-// control plane; pick d well under the time survivors need to fail over
-// (HeartbeatTimeout + ElectionTimeout at least).
+// it sent within the last d. On a follower: it knows a leader and heard
+// from it within d. A write region uses it to fence itself when it loses
+// the control plane.
+//
+// With d <= HeartbeatTimeout (less a margin for clock-rate drift) the
+// leader's lease is safe: a voter that acknowledged it at time s refuses
+// to vote for anyone else until HeartbeatTimeout after s, so no other
+// leader can be elected while HasLease(d) is true here. An isolated
+// leader also steps down after LeaderLeaseTimeout, and HasLease is false
+// from then on.
 func (n *Node) HasLease(d time.Duration) bool {
 	r := n.raft.Load()
 	if r == nil || n.ctx.Err() != nil {

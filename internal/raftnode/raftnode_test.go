@@ -258,7 +258,7 @@ func TestWrongSecretRejected(t *testing.T) {
 }
 
 func TestCloseStopsEverything(t *testing.T) {
-	before := runtime.NumGoroutine()
+	before := goroutines()
 	func() {
 		c := newCluster(t, regions, "", 20*time.Millisecond, nil)
 		c.waitLeader()
@@ -278,15 +278,33 @@ func TestCloseStopsEverything(t *testing.T) {
 			require.ErrorIs(t, n.Start(), ErrClosed)
 		}
 	}()
-	var after int
-	require.Eventually(t, func() bool {
-		after = runtime.NumGoroutine()
-		return after <= before
-	}, 10*time.Second, 50*time.Millisecond, "goroutines: %d before, %d after", before, after)
-	if after > before {
-		buf := make([]byte, 1<<20)
-		t.Log(string(buf[:runtime.Stack(buf, true)]))
+	// Poll by hand: require.Eventually runs the condition in goroutines of
+	// its own.
+	var leaked []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		leaked = leaked[:0]
+		for id, stack := range goroutines() {
+			if _, ok := before[id]; !ok {
+				leaked = append(leaked, stack)
+			}
+		}
+		if len(leaked) == 0 || time.Now().After(deadline) {
+			break
+		}
 	}
+	require.Empty(t, leaked, "leaked goroutines")
+}
+
+// goroutines returns the stacks of the live goroutines by id.
+func goroutines() map[string]string {
+	buf := make([]byte, 4<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	out := make(map[string]string)
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		id, _, _ := strings.Cut(g, " [")
+		out[id] = g
+	}
+	return out
 }
 
 func TestStoreRoundTrip(t *testing.T) {

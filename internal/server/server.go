@@ -19,6 +19,7 @@ import (
 
 	"github.com/meridiandb/meridian/internal/auth"
 	"github.com/meridiandb/meridian/internal/httpapi"
+	"github.com/meridiandb/meridian/internal/metrics"
 	"github.com/meridiandb/meridian/internal/region"
 	"github.com/meridiandb/meridian/internal/repl"
 	"github.com/meridiandb/meridian/internal/session"
@@ -78,6 +79,13 @@ type Config struct {
 	WAN *wan.Network
 	// PurgeInterval is the TTL purge period (default 1 s).
 	PurgeInterval time.Duration
+	// LogRetention is how many log entries each partition keeps for
+	// catching up other regions (default 100,000).
+	LogRetention int64
+	// MetricsAuth makes GET /metrics require the master key (or the
+	// read-only key); by default it is open, like most exporters. See
+	// metrics.go. [observability]
+	MetricsAuth bool
 }
 
 // Defaults fills zero fields.
@@ -131,6 +139,8 @@ type Server struct {
 	offline atomic.Bool
 	// linkMu serializes this server's read-modify-write changes of WAN links.
 	linkMu sync.Mutex
+	// metrics is the region's Prometheus registry (metrics.go). [observability]
+	metrics *metrics.Metrics
 
 	closeOnce sync.Once
 	closeErr  error
@@ -207,7 +217,7 @@ func (s *Server) open() error {
 	}
 	s.region, err = region.Open(region.Config{
 		Topology: topo, Self: cfg.Region, DB: s.db, SessionWait: cfg.SessionWait, SyncTimeout: cfg.SyncTimeout,
-		PeerSecret: secret, Dial: cfg.Dial, Logger: s.log, PurgeInterval: cfg.PurgeInterval,
+		PeerSecret: secret, Dial: cfg.Dial, Logger: s.log, PurgeInterval: cfg.PurgeInterval, LogRetention: cfg.LogRetention,
 	})
 	if err != nil {
 		return err
@@ -216,8 +226,12 @@ func (s *Server) open() error {
 	if err != nil {
 		return err
 	}
+	handler, err := s.observe(h) // [observability] /metrics, the console, request metrics (metrics.go)
+	if err != nil {
+		return err
+	}
 	s.http = &http.Server{
-		Handler:           h,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),

@@ -39,6 +39,9 @@ type Options struct {
 	RTTScale    float64
 	SessionWait time.Duration
 	SyncTimeout time.Duration
+	// LogRetention bounds each partition's log (small values force
+	// snapshot catch-up).
+	LogRetention int64
 	// Logger receives every region's logs (default: discarded unless
 	// MERIDIAN_TEST_LOG is set).
 	Logger *slog.Logger
@@ -125,7 +128,7 @@ func (c *Cluster) start(region string, cl, pl net.Listener) {
 	s, err := server.New(server.Config{
 		DataDir: c.dirs[region], Region: region, Topology: c.Topo, Listener: cl, PeerListener: pl,
 		Logger: c.opts.Logger.With("test-region", region), SessionWait: c.opts.SessionWait, SyncTimeout: c.opts.SyncTimeout,
-		PurgeInterval: 50 * time.Millisecond, WAN: c.Net,
+		PurgeInterval: 50 * time.Millisecond, WAN: c.Net, LogRetention: c.opts.LogRetention,
 		Dial: func(ctx context.Context, peer, addr string) (net.Conn, error) {
 			return c.Net.Dial(ctx, self, peer, addr)
 		},
