@@ -61,6 +61,10 @@ func (c *Catalog) Apply(cmd Command) (Result, error) {
 	if !c.writable.Load() {
 		return Result{}, resource.ErrWriteForbidden
 	}
+	if err := c.db.CheckSpace(); err != nil {
+		return Result{}, &resource.Error{Kind: resource.KindInsufficientStorage, Err: err,
+			Msg: "The region's data volume is nearly full; changes are refused until space is freed."}
+	}
 	c.mu.Lock()
 	b := c.db.NewBatch()
 	defer b.Close()

@@ -225,6 +225,23 @@ type slot struct {
 }
 
 func (p *Partition) commitGroup(group []*request) error {
+	if err := p.cfg.DB.CheckSpace(); err != nil {
+		// Fail fast rather than let Pebble stall on a full disk.
+		refuse := &resource.Error{Kind: resource.KindInsufficientStorage, Err: err,
+			Msg: "The region's data volume is nearly full; writes are refused until space is freed (reads still work)."}
+		for _, r := range group {
+			if r.apply != nil {
+				r.applied <- refuse
+				continue
+			}
+			res := make([]Result, len(r.ops))
+			for i := range res {
+				res[i].Err = refuse
+			}
+			r.done <- res
+		}
+		return nil
+	}
 	now := p.cfg.Clock()
 	info := p.info.Load()
 	ov := make(overlay)

@@ -22,7 +22,13 @@ type Options struct {
 	CacheSize int64
 	// MemTableSize is the memtable size in bytes (default 32 MiB).
 	MemTableSize uint64
-	Logger       *slog.Logger
+	// SpaceReserve is the free space (bytes) below which writes are
+	// refused (default: 2 memtables + 64 MiB; set -1 to disable). It only
+	// applies on the real filesystem (FS nil).
+	SpaceReserve int64
+	// FreeSpace overrides how free space is read (tests).
+	FreeSpace func(dir string) (uint64, error)
+	Logger    *slog.Logger
 }
 
 // Defaults fills zero fields.
@@ -36,6 +42,9 @@ func (o *Options) Defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.SpaceReserve == 0 {
+		o.SpaceReserve = int64(2*o.MemTableSize) + 64<<20
+	}
 }
 
 // Validate reports a configuration error naming the field.
@@ -48,8 +57,9 @@ func (o *Options) Validate() error {
 
 // DB is a region's key-value store.
 type DB struct {
-	pdb *pebble.DB
-	log *slog.Logger
+	pdb   *pebble.DB
+	log   *slog.Logger
+	space *spaceGuard // nil when disabled or on an in-memory FS
 }
 
 // Open opens (creating if needed) the database in opts.Dir.
@@ -70,7 +80,15 @@ func Open(opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open pebble %s: %w", opts.Dir, err)
 	}
-	return &DB{pdb: pdb, log: opts.Logger}, nil
+	db := &DB{pdb: pdb, log: opts.Logger}
+	if opts.SpaceReserve > 0 && (opts.FS == nil || opts.FreeSpace != nil) {
+		free := opts.FreeSpace
+		if free == nil {
+			free = statfsFree
+		}
+		db.space = &spaceGuard{dir: opts.Dir, reserve: uint64(opts.SpaceReserve), freeFn: free}
+	}
+	return db, nil
 }
 
 // Close flushes nothing (every acknowledged write is already in the synced
