@@ -3,6 +3,7 @@ package control
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -247,7 +248,7 @@ func (s *State) Apply(cmd Command) (Result, error) {
 	if cmd == nil {
 		return Result{}, fmt.Errorf("%w: nil command", ErrInvalid)
 	}
-	next := s.Clone()
+	next := s.cloneForApply()
 	var (
 		res Result
 		err error
@@ -616,12 +617,11 @@ func (s *State) rejoin(c Rejoin) (Result, error) {
 	}
 	at := utc(c.At)
 	if len(c.Truncated) > 0 {
-		if rec.Truncated == nil {
-			rec.Truncated = map[uint64]LSNRange{}
-		}
-		for p, rg := range c.Truncated {
-			rec.Truncated[p] = rg
-		}
+		// Copy on write: Past records are shared with the previous state.
+		m := make(map[uint64]LSNRange, len(rec.Truncated)+len(c.Truncated))
+		maps.Copy(m, rec.Truncated)
+		maps.Copy(m, c.Truncated)
+		rec.Truncated = m
 	}
 	rec.RejoinedAt = at
 	s.setStatus(r.Name, StatusHealthy, at)

@@ -77,7 +77,9 @@ func Unreported(s *State, survivors map[string]RegionProgress) []string {
 //
 // With force, missing reports (and a commit point below an earlier one)
 // are accepted: writes that were durable only in an unreported region are
-// lost (they reappear, if ever, through that region's conflict feed).
+// lost (they reappear, if ever, through that region's conflict feed). A
+// report from before the fence counts as missing even then: it is ignored,
+// not used as a lower bound.
 // Unreported names them for the Plan command's Forced/Unreported fields.
 func ChooseTarget(s *State, survivors map[string]RegionProgress, force bool) (string, map[uint64]PartPlan, error) {
 	f := s.Failover

@@ -390,17 +390,24 @@ func (s *State) Writer(e int64) (string, bool) {
 
 // Clone returns a deep copy of s.
 func (s *State) Clone() *State {
+	c := s.cloneForApply()
+	if s.Past != nil {
+		for i := range s.Past {
+			c.Past[i] = *s.Past[i].clone()
+		}
+	}
+	return c
+}
+
+// cloneForApply copies s for Apply to mutate. Past records are shared:
+// they are never mutated in place (Rejoin replaces its record's maps).
+func (s *State) cloneForApply() *State {
 	c := *s
 	c.Regions = slices.Clone(s.Regions)
 	c.Terms = slices.Clone(s.Terms)
 	c.History = s.History.clone()
 	c.Failover = s.Failover.clone()
-	if s.Past != nil {
-		c.Past = make([]Failover, len(s.Past))
-		for i := range s.Past {
-			c.Past[i] = *s.Past[i].clone()
-		}
-	}
+	c.Past = slices.Clone(s.Past)
 	return &c
 }
 
