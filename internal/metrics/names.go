@@ -80,3 +80,9 @@ const (
 	NameRaftCommitIndex  = "meridian_raft_commit_index"
 	NameRaftAppliedIndex = "meridian_raft_applied_index"
 )
+
+// Group commit.
+const (
+	NameGroupCommitDuration = "meridian_group_commit_duration_seconds"
+	NameGroupCommitEntries  = "meridian_group_commit_entries"
+)

@@ -41,6 +41,9 @@ type Config struct {
 	LogRetention int64
 	// MaxGroup bounds the requests committed together. Default 256.
 	MaxGroup int
+	// OnCommit, if set, observes every group commit: the entries it
+	// carried and how long the synced batch took (metrics).
+	OnCommit func(entries int, d time.Duration)
 	// PurgeInterval is how often expired items are looked for. Default 1 s.
 	PurgeInterval time.Duration
 	// ReadOnly makes the partition a replica: local writes get

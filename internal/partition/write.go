@@ -360,7 +360,11 @@ func (p *Partition) commitGroup(group []*request) error {
 			p.lastTrim = lsn
 		}
 		p.horizon.Store(lsn)
+		start := time.Now()
 		err := b.Commit(true /* sync */)
+		if p.cfg.OnCommit != nil && err == nil {
+			p.cfg.OnCommit(len(entries), time.Since(start))
+		}
 		b.Close()
 		if err != nil {
 			p.horizon.Store(p.applied.Load())

@@ -39,6 +39,8 @@ type Config struct {
 	Logger *slog.Logger
 	// PurgeInterval is the TTL purge period (default 1 s).
 	PurgeInterval time.Duration
+	// OnCommit observes every partition's group commits (metrics).
+	OnCommit func(entries int, d time.Duration)
 	// LogRetention is how many log entries each partition keeps for
 	// catching regions up (default 100,000); a region further behind is
 	// rebuilt from a snapshot.
@@ -227,6 +229,7 @@ func (r *Region) openPartition(co catalog.Container) (*partition.Partition, erro
 	p, err := partition.Open(partition.Config{
 		ID: uint64(co.Num), DB: r.cfg.DB, RegionID: r.self.ID, Clock: r.cfg.Clock,
 		Logger: r.log, PurgeInterval: r.cfg.PurgeInterval, ReadOnly: !r.isWriter(), LogRetention: r.cfg.LogRetention,
+		OnCommit: r.cfg.OnCommit,
 	}, infoOf(co))
 	if err != nil {
 		return nil, fmt.Errorf("open partition of %s/%s: %w", co.DB, co.ID, err)

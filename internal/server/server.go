@@ -218,6 +218,9 @@ func (s *Server) open() error {
 	s.region, err = region.Open(region.Config{
 		Topology: topo, Self: cfg.Region, DB: s.db, SessionWait: cfg.SessionWait, SyncTimeout: cfg.SyncTimeout,
 		PeerSecret: secret, Dial: cfg.Dial, Logger: s.log, PurgeInterval: cfg.PurgeInterval, LogRetention: cfg.LogRetention,
+		// Metrics are built after the region (they read its status), so
+		// the hook looks them up when it fires.
+		OnCommit: func(n int, d time.Duration) { s.metrics.ObserveCommit(n, d) },
 	})
 	if err != nil {
 		return err
