@@ -29,6 +29,7 @@ const (
 	hdrLLSN              = "x-ms-cosmos-llsn"
 	hdrRegion            = "x-meridian-region"
 	hdrLSN               = "x-meridian-lsn"
+	hdrItemLSN           = "x-meridian-item-lsn"
 	hdrSyncRegions       = "x-meridian-sync-regions"
 	hdrSyncMinRegions    = "x-meridian-sync-min-regions"
 	hdrPartitionKey      = pkey.HeaderName

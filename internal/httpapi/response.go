@@ -110,6 +110,11 @@ func (h *Handler) setMeta(c *call, m ResponseMeta, document bool) {
 	lsn := strconv.FormatInt(m.LSN, 10)
 	hdr.Set(hdrLSN, lsn)
 	hdr.Set(hdrLLSN, lsn)
+	if m.ItemLSN > 0 {
+		// The LSN of the item version returned or written (D-12), for
+		// harnesses that check histories against the log.
+		hdr.Set(hdrItemLSN, strconv.FormatInt(m.ItemLSN, 10))
+	}
 }
 
 // readBody reads the request body up to Config.MaxBodyBytes (413 beyond).
