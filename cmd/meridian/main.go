@@ -38,6 +38,7 @@ Usage:
   meridian partition --a A --b B             partition two regions
   meridian heal      [--a A --b B]           end simulated WAN partitions
   meridian certgen   [flags]                 write a self-signed TLS certificate and key
+  meridian bench     [matrix] [flags]        open-loop YCSB load generator; matrix: consistency × RTT report
   meridian version                           print the version
 
 The management commands (status, region, link, partition, heal) talk to
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLink(ctx, args[0], args[1:], stdout, stderr)
 	case "certgen":
 		return runCertgen(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "meridian", version)
 		return nil
