@@ -60,5 +60,6 @@ func (p *Partition) Conflicts(ctx context.Context) ([]json.RawMessage, error) {
 	if err == nil {
 		err = ctx.Err()
 	}
+	p.awaitDurable(p.Horizon())
 	return out, err
 }

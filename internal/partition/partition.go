@@ -108,7 +108,9 @@ type Partition struct {
 	notify   chan struct{}
 
 	// writer-goroutine state: only the writer touches these.
-	lastTrim int64
+	lastTrim  int64
+	lastLSN   int64 // LSN of the last group applied to the memtable (maybe not yet durable)
+	lastEpoch int64 // epoch of that group
 
 	// lagMu guards lags, a ring of the most recent replication lags: the
 	// time from an entry's commit in the write region (its TS, same clock
@@ -171,6 +173,7 @@ func Open(cfg Config, info ContainerInfo) (*Partition, error) {
 	p.horizon.Store(applied)
 	p.epoch.Store(epoch)
 	p.lastTrim = applied
+	p.lastLSN, p.lastEpoch = applied, epoch
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.wg.Add(1)
 	go p.runWriter()
@@ -243,6 +246,34 @@ func (p *Partition) WaitApplied(ctx context.Context, lsn int64) error {
 			return ErrClosed
 		}
 	}
+}
+
+// awaitDurable blocks until every change up to lsn is durable — Pebble
+// shows a batch to readers before its WAL fsync completes, and a read must
+// not return what a crash could erase. It returns early if lsn is above the
+// horizon (a commit that failed) or the partition closes.
+func (p *Partition) awaitDurable(lsn int64) {
+	for {
+		p.notifyMu.Lock()
+		ch := p.notify
+		p.notifyMu.Unlock()
+		if p.applied.Load() >= lsn || p.horizon.Load() < lsn {
+			return
+		}
+		select {
+		case <-ch:
+		case <-p.ctx.Done():
+			return
+		}
+	}
+}
+
+// notifyWaiters wakes everyone waiting on applied without changing it.
+func (p *Partition) notifyWaiters() {
+	p.notifyMu.Lock()
+	close(p.notify)
+	p.notify = make(chan struct{})
+	p.notifyMu.Unlock()
 }
 
 // publishReset lowers applied (a snapshot install started from scratch).

@@ -17,7 +17,12 @@ func (p *Partition) Get(pk pkey.Key, id string) (*Version, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v == nil || v.expired(p.info.Load().DefaultTTL, p.cfg.Clock()) {
+	if v == nil {
+		p.awaitDurable(p.Horizon()) // the absence may be an unsynced delete
+		return nil, resource.ErrNotFound
+	}
+	p.awaitDurable(v.LSN)
+	if v.expired(p.info.Load().DefaultTTL, p.cfg.Clock()) {
 		return nil, resource.ErrNotFound
 	}
 	return v, nil
@@ -61,6 +66,8 @@ func (p *Partition) Scan(ctx context.Context, pkPrefix []byte, after []byte, fn 
 	if err != nil {
 		return err
 	}
+	// What the scan saw must be durable before anyone returns it.
+	p.awaitDurable(p.Horizon())
 	return derr
 }
 

@@ -141,6 +141,9 @@ func (p *Partition) Snapshot(ctx context.Context, fn func(key, value []byte) err
 	if epoch, err = get(metaEpoch); err != nil {
 		return 0, 0, err
 	}
+	// The snapshot may include a batch whose fsync is still in flight:
+	// never ship what a crash here could erase.
+	p.awaitDurable(lsn)
 	prefix := storage.DocPrefix(p.cfg.ID, nil)
 	var ferr error
 	n := 0

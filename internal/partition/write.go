@@ -133,6 +133,21 @@ func (p *Partition) submit(ctx context.Context, ops []Op, atomic bool) ([]Result
 
 func (p *Partition) runWriter() {
 	defer p.wg.Done()
+	// Commits are pipelined: the writer prepares group N+1 (and applies it
+	// to the memtable) while the finisher waits for group N's fsync. The
+	// finisher publishes applied and answers requests strictly in order.
+	fin := make(chan *pending, 1)
+	finDone := make(chan struct{})
+	go func() {
+		defer close(finDone)
+		for pd := range fin {
+			p.finish(pd)
+		}
+	}()
+	defer func() {
+		close(fin)
+		<-finDone
+	}()
 	group := make([]*request, 0, p.cfg.MaxGroup)
 	for {
 		select {
@@ -159,30 +174,90 @@ func (p *Partition) runWriter() {
 		if group[0].install != nil {
 			inst, group = group[0], group[:0]
 		}
-		if len(group) == 0 {
-			inst.applied <- p.runInstall(inst.install)
-			continue
+		if len(group) > 0 {
+			if pd := p.prepare(group); pd != nil {
+				fin <- pd
+			}
+			group = make([]*request, 0, p.cfg.MaxGroup) // the finisher owns the old slice
 		}
-		err := p.commitGroup(group)
 		if inst != nil {
-			inst.applied <- p.runInstall(inst.install)
+			// An install replaces everything: wait until every group in
+			// flight is durable and answered first.
+			barrier := make(chan struct{})
+			fin <- &pending{barrier: barrier}
+			<-barrier
+			err := p.runInstall(inst.install)
+			if err == nil {
+				p.lastLSN, p.lastEpoch = inst.install.lsn, inst.install.epoch
+			}
+			inst.applied <- err
 		}
-		if err != nil {
-			// The store failed to commit: nothing of the group is durable.
-			// Answer every request; the error is surfaced as a 500.
-			p.log.Error("commit failed", "err", err)
-			for _, r := range group {
-				if r.apply != nil {
-					r.applied <- fmt.Errorf("partition %d: %w", p.cfg.ID, err)
-					continue
-				}
-				res := make([]Result, len(r.ops))
-				for i := range res {
-					res[i].Err = fmt.Errorf("partition %d: %w", p.cfg.ID, err)
-				}
-				r.done <- res
+	}
+}
+
+// pending is a prepared group on its way to durability.
+type pending struct {
+	group     []*request
+	results   [][]Result
+	applyErrs []error
+	entries   []*replog.Entry
+	lsn       int64
+	epoch     int64
+	batch     *storage.Batch // nil when the group changed nothing
+	wait      func() error
+	start     time.Time
+	err       error         // the commit could not even start
+	barrier   chan struct{} // barrier only: closed when reached
+}
+
+// finish waits for a prepared group's fsync, publishes it and answers its
+// requests. It runs in the finisher goroutine, in group order.
+func (p *Partition) finish(pd *pending) {
+	if pd.barrier != nil {
+		close(pd.barrier)
+		return
+	}
+	err := pd.err
+	if pd.batch != nil {
+		if err == nil {
+			err = pd.wait()
+			if err == nil && p.cfg.OnCommit != nil {
+				p.cfg.OnCommit(len(pd.entries), time.Since(pd.start))
 			}
 		}
+		pd.batch.Close()
+		if err == nil {
+			p.epoch.Store(pd.epoch)
+			p.publish(pd.lsn)
+			if replicated := appliedEntries(pd.group, pd.entries); len(replicated) > 0 {
+				p.recordLags(time.Now(), replicated)
+			}
+		}
+	}
+	if err != nil {
+		// Nothing of the group is known durable (Pebble exits the process
+		// on a failed WAL fsync; this covers errors before the sync).
+		p.log.Error("commit failed", "err", err)
+		p.notifyWaiters()
+		for _, r := range pd.group {
+			if r.apply != nil {
+				r.applied <- fmt.Errorf("partition %d: %w", p.cfg.ID, err)
+				continue
+			}
+			res := make([]Result, len(r.ops))
+			for i := range res {
+				res[i].Err = fmt.Errorf("partition %d: %w", p.cfg.ID, err)
+			}
+			r.done <- res
+		}
+		return
+	}
+	for gi, r := range pd.group {
+		if r.apply != nil {
+			r.applied <- pd.applyErrs[gi]
+			continue
+		}
+		r.done <- pd.results[gi]
 	}
 }
 
@@ -224,7 +299,11 @@ type slot struct {
 	ver *Version // nil: absent
 }
 
-func (p *Partition) commitGroup(group []*request) error {
+// prepare evaluates a group against the current state (including groups
+// still syncing), assigns LSNs and applies the group's batch to the
+// memtable without waiting for its fsync. It returns nil when it already
+// answered every request.
+func (p *Partition) prepare(group []*request) *pending {
 	if err := p.cfg.DB.CheckSpace(); err != nil {
 		// Fail fast rather than let Pebble stall on a full disk.
 		refuse := &resource.Error{Kind: resource.KindInsufficientStorage, Err: err,
@@ -245,8 +324,8 @@ func (p *Partition) commitGroup(group []*request) error {
 	now := p.cfg.Clock()
 	info := p.info.Load()
 	ov := make(overlay)
-	lsn := p.applied.Load()
-	epoch := p.epoch.Load()
+	lsn := p.lastLSN
+	epoch := p.lastEpoch
 	var entries []*replog.Entry
 	var allChanges [][]change
 	results := make([][]Result, len(group))
@@ -359,31 +438,20 @@ func (p *Partition) commitGroup(group []*request) error {
 			replog.Trim(b, pid, lsn-p.cfg.LogRetention)
 			p.lastTrim = lsn
 		}
+		pd := &pending{group: group, results: results, applyErrs: applyErrs, entries: entries,
+			lsn: lsn, epoch: epoch, batch: b, start: time.Now()}
+		// Readers may see the batch as soon as it is applied: raise the
+		// horizon first (reads wait until what they saw is durable).
 		p.horizon.Store(lsn)
-		start := time.Now()
-		err := b.Commit(true /* sync */)
-		if p.cfg.OnCommit != nil && err == nil {
-			p.cfg.OnCommit(len(entries), time.Since(start))
+		pd.wait, pd.err = b.CommitAsync()
+		if pd.err != nil {
+			p.horizon.Store(p.lastLSN)
+			return pd
 		}
-		b.Close()
-		if err != nil {
-			p.horizon.Store(p.applied.Load())
-			return err
-		}
-		p.epoch.Store(epoch)
-		p.publish(lsn)
-		if replicated := appliedEntries(group, entries); len(replicated) > 0 {
-			p.recordLags(time.Now(), replicated)
-		}
+		p.lastLSN, p.lastEpoch = lsn, epoch
+		return pd
 	}
-	for gi, r := range group {
-		if r.apply != nil {
-			r.applied <- applyErrs[gi]
-			continue
-		}
-		r.done <- results[gi]
-	}
-	return nil
+	return &pending{group: group, results: results, applyErrs: applyErrs}
 }
 
 func (p *Partition) entry(lsn, epoch int64, now time.Time, chs []change) *replog.Entry {

@@ -4,7 +4,8 @@
 // reads, ordered scans and snapshots, and defines the key layout of every
 // keyspace (keys.go).
 //
-// Contract: a Batch committed with Sync is durable when Commit returns, and
-// Pebble makes it visible to readers only once it is durable. Readers never
-// see a write that a crash could erase.
+// Contract: a Batch committed with Sync is durable when Commit returns.
+// Pebble makes a batch visible to readers BEFORE its WAL fsync completes,
+// so layers above track a durable LSN and never serve, acknowledge or
+// replicate a change above it.
 package storage

@@ -188,12 +188,13 @@ func (s *Snapshot) Close() error { return s.s.Close() }
 
 // Batch is a set of writes applied atomically.
 type Batch struct {
-	b *pebble.Batch
-	n int
+	b  *pebble.Batch
+	db *pebble.DB
+	n  int
 }
 
 // NewBatch returns an empty batch.
-func (d *DB) NewBatch() *Batch { return &Batch{b: d.pdb.NewBatch()} }
+func (d *DB) NewBatch() *Batch { return &Batch{b: d.pdb.NewBatch(), db: d.pdb} }
 
 // Set stores value at key (both are copied).
 func (b *Batch) Set(key, value []byte) {
@@ -218,7 +219,8 @@ func (b *Batch) Len() int { return b.n }
 
 // Commit applies the batch. With sync (the default for anything
 // acknowledged to a client or a peer) it returns only once the WAL is
-// fsynced; concurrent synced commits share one fsync.
+// fsynced; concurrent synced commits share one fsync. Note that Pebble makes
+// the batch visible to readers before the fsync completes.
 func (b *Batch) Commit(sync bool) error {
 	wo := pebble.NoSync
 	if sync {
@@ -268,4 +270,21 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error("pebble fatal: exiting so the region restarts and replays its WAL", "msg", fmt.Sprintf(format, args...))
 	pebble.DefaultLogger.Fatalf(format, args...)
+}
+
+// CommitAsync applies the batch with a synced WAL but returns as soon as it
+// is in the memtable (and visible to readers!), before the fsync; wait
+// blocks until it is durable. The batch must not be closed before wait
+// returns. Callers must not acknowledge, replicate or serve the batch's
+// changes before wait returns (readers check a durable LSN).
+func (b *Batch) CommitAsync() (wait func() error, err error) {
+	if err := b.db.ApplyNoSyncWait(b.b, pebble.Sync); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return func() error {
+		if err := b.b.SyncWait(); err != nil {
+			return fmt.Errorf("commit sync: %w", err)
+		}
+		return nil
+	}, nil
 }
