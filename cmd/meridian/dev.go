@@ -250,6 +250,8 @@ func printDev(w io.Writer, acc *devAccount, cfg server.Config) {
 		ep = " --endpoint " + s
 	}
 	fmt.Fprintf(w, "Manage it: meridian status%s; meridian region offline NAME; meridian partition --a A --b B; meridian heal\n", ep)
+	fmt.Fprintf(w, "Watch it:  %s_meridian/console (live topology, lag, drills)  ·  metrics at %smetrics\n",
+		acc.servers[0].Endpoint(), acc.servers[0].Endpoint())
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")
 }
 
