@@ -15,14 +15,12 @@ import (
 
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/meridiandb/meridian/api/controlpb"
+	"github.com/meridiandb/meridian/internal/peerconn"
 )
 
 const (
@@ -253,35 +251,8 @@ func (t *transport) conn(id raft.ServerID, target raft.ServerAddress) (*grpc.Cli
 	if cc := t.conns[key]; cc != nil {
 		return cc, nil
 	}
-	dial := t.dial
-	peerID := string(id)
-	cc, err := grpc.NewClient("passthrough:///"+string(target),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			if dial != nil {
-				return dial(ctx, peerID, addr)
-			}
-			var d net.Dialer
-			return d.DialContext(ctx, "tcp", addr)
-		}),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{
-			Time:                10 * time.Second,
-			Timeout:             5 * time.Second,
-			PermitWithoutStream: true,
-		}),
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff: backoff.Config{
-				BaseDelay:  50 * time.Millisecond,
-				Multiplier: 1.6,
-				Jitter:     0.2,
-				MaxDelay:   time.Second,
-			},
-			MinConnectTimeout: t.rpcTimeout,
-		}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgBytes)),
-		grpc.WithInitialWindowSize(streamWindow),
-		grpc.WithInitialConnWindowSize(connWindow),
-	)
+	cc, err := peerconn.New(string(id), string(target), peerconn.Dialer(t.dial),
+		peerconn.Options{MinConnectTimeout: t.rpcTimeout, MaxRecvMsgBytes: maxRecvMsgBytes})
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: client for %s at %s: %w", id, target, err)
 	}

@@ -7,17 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"slices"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/keepalive"
 
 	"github.com/meridiandb/meridian/api/replpb"
+	"github.com/meridiandb/meridian/internal/peerconn"
 	"github.com/meridiandb/meridian/internal/replog"
 )
 
@@ -116,12 +113,6 @@ func connKey(peerRegion, addr string) string { return peerRegion + "\x00" + addr
 // the same app again is a no-op; a retarget starts only after the previous
 // subscription has stopped, so app is never called concurrently. It does
 // nothing after Close.
-// HTTP/2 receive windows of the replication connection (see dialPeer).
-const (
-	streamWindow = 16 << 20
-	connWindow   = 64 << 20
-)
-
 func (r *Receiver) Follow(partition uint64, peerRegion, addr string, app Applier) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -200,42 +191,13 @@ func (r *Receiver) connLocked(peerRegion, addr string) (*peerConn, error) {
 		pc.refs++
 		return pc, nil
 	}
-	dial := r.cfg.Dial
-	cc, err := grpc.NewClient("passthrough:///"+addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	cc, err := peerconn.New(peerRegion, addr, peerconn.Dialer(r.cfg.Dial),
+		peerconn.Options{MaxBackoff: max(r.cfg.MaxBackoff, minBackoff), MaxRecvMsgBytes: maxRecvMsgBytes},
 		grpc.WithPerRPCCredentials(perRPCCredential{
 			region: r.cfg.Region,
 			secret: append([]byte(nil), r.cfg.Secret...),
 			clock:  r.cfg.Clock,
-		}),
-		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
-			if dial != nil {
-				return dial(ctx, peerRegion, a)
-			}
-			var d net.Dialer
-			return d.DialContext(ctx, "tcp", a)
-		}),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{
-			Time:                10 * time.Second,
-			Timeout:             5 * time.Second,
-			PermitWithoutStream: true,
-		}),
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff: backoff.Config{
-				BaseDelay:  minBackoff,
-				Multiplier: 1.6,
-				Jitter:     0.2,
-				MaxDelay:   max(r.cfg.MaxBackoff, minBackoff),
-			},
-			MinConnectTimeout: 5 * time.Second,
-		}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgBytes)),
-		// Inter-region links have long round trips: a fixed large receive
-		// window keeps HTTP/2 flow control from capping a stream at
-		// window/RTT (64 KiB per 60 ms is about 1 MB/s).
-		grpc.WithInitialWindowSize(streamWindow),
-		grpc.WithInitialConnWindowSize(connWindow),
-	)
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("new client for %s at %s: %w", peerRegion, addr, err)
 	}
