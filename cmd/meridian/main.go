@@ -39,6 +39,7 @@ Usage:
   meridian heal      [--a A --b B]           end simulated WAN partitions
   meridian certgen   [flags]                 write a self-signed TLS certificate and key
   meridian bench     [matrix] [flags]        open-loop YCSB load generator; matrix: consistency × RTT report
+  meridian torture   [flags]                 fault scenarios on real region processes, checked histories
   meridian version                           print the version
 
 The management commands (status, region, link, partition, heal) talk to
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCertgen(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "torture":
+		return runTorture(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "meridian", version)
 		return nil

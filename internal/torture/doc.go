@@ -1,0 +1,28 @@
+// Package torture is Meridian's Jepsen-style harness ("Proof under
+// faults", items 1-2; testing.md §3): it runs a multi-region account as
+// separate `meridian serve --topology` processes, drives them with
+// concurrent logical clients through raw signed REST requests, injects
+// faults (WAN partitions and latency through each process's management
+// API, kill -9 and restart, SIGSTOP/SIGCONT), records the history with
+// checker.Recorder and judges it with the checkers of package checker.
+//
+// A run of a scenario (Run): a fresh cluster, warm-up, fault cycles until
+// the duration passes, heal, a final write per region (which must
+// succeed), a bounded quiescence wait until every region's dump (a query
+// at Eventual) is the same, then the checkers: the level's own
+// (linearizability for Strong, session guarantees for Session, the K/T
+// bound for BoundedStaleness), the prefix rules at every level, durability
+// of every acknowledged write against the write region's dump, and
+// convergence of every region's dump. The run directory keeps
+// history.jsonl, result.json, each checker's report, the porcupine HTML
+// when linearizability fails, the servers' logs and data directories.
+//
+// Results are classified so that fail means certainly not applied (a
+// refused dial, 400/403/404/409/412/429 on a write, every failed read)
+// and unknown means maybe applied (timeouts, 408, 5xx, a dropped
+// connection after a write was sent).
+//
+// Only faults that need no failover are here: F16 (disk full) needs a
+// small tmpfs (root) or a free-space reserve override the server does not
+// have, so it is left out.
+package torture

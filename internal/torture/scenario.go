@@ -1,0 +1,559 @@
+package torture
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meridiandb/meridian/internal/checker"
+)
+
+// Scenario is one row of the scenario table (testing.md §3.2).
+type Scenario struct {
+	ID    string
+	Level string
+	// What the fault is and what is checked, for the report.
+	Fault string
+	// K and T are the bounded staleness bounds of the account (0: the
+	// topology defaults).
+	K, T int64
+	// Long marks scenarios left out of the CI test unless -torture.long.
+	Long bool
+	// Nemesis injects one fault cycle and heals; it returns once healed.
+	Nemesis func(ctx context.Context, n *Nemesis) error
+}
+
+// Scenarios is the table of scenarios that need no failover.
+var Scenarios = []Scenario{
+	{ID: "F0", Level: "Session", Fault: "none (baseline, no false positives)", Nemesis: func(ctx context.Context, n *Nemesis) error {
+		return n.Sleep(ctx, n.Between(3*time.Second, 4*time.Second))
+	}},
+	{ID: "F1", Level: "Strong", Fault: "symmetric partition of the write region from every other region, 3-5 s", Nemesis: isolateWrite},
+	{ID: "F2", Level: "BoundedStaleness", K: 20, T: 2, Fault: "symmetric partition of the write region, 3-5 s (K=20, T=2s)", Nemesis: isolateWrite},
+	{ID: "F3", Level: "Session", Fault: "symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
+	{ID: "F4", Level: "Eventual", Fault: "symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
+	{ID: "F4cp", Level: "ConsistentPrefix", Long: true, Fault: "symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
+	{ID: "F5", Level: "Session", Long: true, Fault: "one-sided partition (r2's dials to r1 blackholed, r1's dials open), then a bridge (r1-r3 cut, r2 sees both)", Nemesis: asymBridge},
+	{ID: "F5s", Level: "Strong", Long: true, Fault: "F5 at Strong", Nemesis: asymBridge},
+	{ID: "F6", Level: "Session", Long: true, Fault: "latency: r1-r2 70ms±20ms, then 150ms, then restored", Nemesis: latency},
+	{ID: "F6s", Level: "Strong", Long: true, Fault: "F6 at Strong", Nemesis: latency},
+	{ID: "F7", Level: "Session", Fault: "kill -9 of a read region, restart after 1-3 s; kill -9 of the write region, restart on its data after 1-3 s (no failover)", Nemesis: killRestart},
+	{ID: "F7s", Level: "Strong", Long: true, Fault: "F7 at Strong", Nemesis: killRestart},
+	{ID: "F10", Level: "Strong", Fault: "SIGSTOP of the write region for 2-5 s, then SIGCONT", Nemesis: pauseWrite},
+	{ID: "F10s", Level: "Session", Long: true, Fault: "F10 at Session", Nemesis: pauseWrite},
+}
+
+// Lookup finds scenarios by id ("all": every one).
+func Lookup(ids string) ([]Scenario, error) {
+	if ids == "" || ids == "all" {
+		return Scenarios, nil
+	}
+	var out []Scenario
+	for _, id := range strings.Split(ids, ",") {
+		id = strings.TrimSpace(id)
+		i := slices.IndexFunc(Scenarios, func(s Scenario) bool { return strings.EqualFold(s.ID, id) })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown scenario %q", id)
+		}
+		out = append(out, Scenarios[i])
+	}
+	return out, nil
+}
+
+// Nemesis is what a scenario's fault schedule acts on.
+type Nemesis struct {
+	C   *Cluster
+	rng *rand.Rand
+	rec *checker.Recorder
+	mu  sync.Mutex
+	// Faults lists the faults injected, in order.
+	Faults []string
+	errs   []error
+}
+
+// Between returns a seeded duration in [lo, hi].
+func (n *Nemesis) Between(lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(n.rng.Int64N(int64(hi-lo)+1))
+}
+
+// Sleep waits d or until ctx ends.
+func (n *Nemesis) Sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// Fault runs f as a named fault lasting until the returned end function is
+// called, annotating the history.
+func (n *Nemesis) Fault(name string, f func() error) (end func()) {
+	start := n.rec.Now()
+	err := f()
+	n.mu.Lock()
+	n.Faults = append(n.Faults, name)
+	if err != nil {
+		n.errs = append(n.errs, fmt.Errorf("%s: %w", name, err))
+	}
+	n.mu.Unlock()
+	return func() { n.rec.Annotate("nemesis", name, start, n.rec.Now()) }
+}
+
+func (n *Nemesis) note(err error) {
+	if err != nil {
+		n.mu.Lock()
+		n.errs = append(n.errs, err)
+		n.mu.Unlock()
+	}
+}
+
+func isolateWrite(ctx context.Context, n *Nemesis) error {
+	w := n.C.WriteRegion()
+	end := n.Fault("partition "+w+" | others", func() error {
+		var errs []error
+		for _, r := range n.C.Regions()[1:] {
+			errs = append(errs, n.C.Partition(ctx, w, r))
+		}
+		return errors.Join(errs...)
+	})
+	err := n.Sleep(ctx, n.Between(3*time.Second, 5*time.Second))
+	n.note(n.C.Heal(context.Background()))
+	end()
+	return err
+}
+
+func asymBridge(ctx context.Context, n *Nemesis) error {
+	rs := n.C.Regions()
+	end := n.Fault(fmt.Sprintf("one-sided partition: %s's dials to %s", rs[1], rs[0]), func() error {
+		return n.C.PartitionDialer(ctx, rs[1], rs[0])
+	})
+	err := n.Sleep(ctx, n.Between(2*time.Second, 3*time.Second))
+	n.note(n.C.Heal(context.Background()))
+	end()
+	if err != nil {
+		return err
+	}
+	if err := n.Sleep(ctx, time.Second); err != nil {
+		return err
+	}
+	end = n.Fault(fmt.Sprintf("bridge: %s | %s, %s sees both", rs[0], rs[2], rs[1]), func() error {
+		return n.C.Partition(ctx, rs[0], rs[2])
+	})
+	err = n.Sleep(ctx, n.Between(2*time.Second, 3*time.Second))
+	n.note(n.C.Heal(context.Background()))
+	end()
+	return err
+}
+
+func latency(ctx context.Context, n *Nemesis) error {
+	rs := n.C.Regions()
+	base := n.C.opts.RTT
+	end := n.Fault(fmt.Sprintf("rtt %s-%s 70ms jitter 20ms", rs[0], rs[1]), func() error {
+		return n.C.SetLink(ctx, rs[0], rs[1], 70*time.Millisecond, 20*time.Millisecond)
+	})
+	err := n.Sleep(ctx, n.Between(2*time.Second, 3*time.Second))
+	end()
+	if err == nil {
+		end = n.Fault(fmt.Sprintf("rtt %s-%s 150ms", rs[0], rs[1]), func() error {
+			return n.C.SetLink(ctx, rs[0], rs[1], 150*time.Millisecond, 0)
+		})
+		err = n.Sleep(ctx, n.Between(2*time.Second, 3*time.Second))
+		end()
+	}
+	n.note(n.C.SetLink(context.Background(), rs[0], rs[1], base, 0))
+	return err
+}
+
+func killRestart(ctx context.Context, n *Nemesis) error {
+	rs := n.C.Regions()
+	for _, r := range []string{rs[1], rs[0]} {
+		end := n.Fault("kill -9 "+r, func() error { return n.C.Kill(r) })
+		err := n.Sleep(ctx, n.Between(time.Second, 3*time.Second))
+		n.note(n.C.Restart(context.Background(), r))
+		end()
+		if err != nil {
+			return err
+		}
+		if err := n.Sleep(ctx, 1500*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func pauseWrite(ctx context.Context, n *Nemesis) error {
+	w := n.C.WriteRegion()
+	end := n.Fault("SIGSTOP "+w, func() error { return n.C.Stop(w) })
+	err := n.Sleep(ctx, n.Between(2*time.Second, 5*time.Second))
+	n.note(n.C.Cont(w))
+	end()
+	return err
+}
+
+// Config configures Run.
+type Config struct {
+	// Binary is the meridian executable.
+	Binary string
+	// Dir is the run directory: one subdirectory per scenario.
+	Dir string
+	// Duration is how long clients run per scenario (fault cycles repeat,
+	// each followed by a quiet second, until it passes; at least one).
+	Duration time.Duration
+	// Rate is the offered load, ops/s over all clients (default 60).
+	Rate float64
+	// Clients is the number of logical clients (default 6), Keys the
+	// number of keys (default 8).
+	Clients, Keys int
+	// WriteFraction of the ops are writes (default 0.5).
+	WriteFraction float64
+	Seed          uint64
+	// RTT of every region pair (default 20ms).
+	RTT time.Duration
+	// Log receives progress lines (nil: none).
+	Log io.Writer
+	// LogLevel of the servers (default warn).
+	LogLevel string
+
+	// KeepData keeps the regions' data directories of a passing scenario
+	// (a failing one always keeps them).
+	KeepData bool
+
+	// sendLevel: see workload.sendLevel (negative control only).
+	sendLevel string
+}
+
+func (c *Config) defaults() {
+	if c.Duration == 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Rate == 0 {
+		c.Rate = 60
+	}
+	if c.Clients == 0 {
+		c.Clients = 6
+	}
+	if c.Keys == 0 {
+		c.Keys = 8
+	}
+	if c.WriteFraction == 0 {
+		c.WriteFraction = 0.5
+	}
+	if c.RTT == 0 {
+		c.RTT = 20 * time.Millisecond
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+}
+
+// Result is one scenario's outcome.
+type Result struct {
+	Scenario string           `json:"scenario"`
+	Level    string           `json:"level"`
+	Seed     uint64           `json:"seed"`
+	Dir      string           `json:"dir"`
+	Ops      map[string]int   `json:"ops"` // "write ok", "read fail", ...
+	Faults   []string         `json:"faults"`
+	Harness  []string         `json:"harness_errors,omitempty"`
+	Reports  []checker.Report `json:"reports"`
+	Elapsed  time.Duration    `json:"elapsed_ns"`
+}
+
+// OK is true if every checker passed and the harness found nothing wrong.
+func (r *Result) OK() bool {
+	if len(r.Harness) > 0 {
+		return false
+	}
+	for _, rep := range r.Reports {
+		if !rep.OK {
+			return false
+		}
+	}
+	return true
+}
+
+// Summary is a few lines: ops, faults, verdicts.
+func (r *Result) Summary() string {
+	var b strings.Builder
+	verdict := "PASS"
+	if !r.OK() {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(&b, "%s %s (%s, seed %d, %s): %s\n", r.Scenario, verdict, r.Level, r.Seed, r.Elapsed.Round(100*time.Millisecond), r.Dir)
+	keys := make([]string, 0, len(r.Ops))
+	for k := range r.Ops {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	fmt.Fprintf(&b, "  ops:")
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%d", k, r.Ops[k])
+	}
+	fmt.Fprintf(&b, "\n  faults: %s\n", strings.Join(r.Faults, "; "))
+	for _, h := range r.Harness {
+		fmt.Fprintf(&b, "  harness: %s\n", h)
+	}
+	for _, rep := range r.Reports {
+		v := "ok"
+		if !rep.OK {
+			v = fmt.Sprintf("FAIL %v", rep.Kinds())
+		}
+		fmt.Fprintf(&b, "  %-12s %s\n", rep.Checker, v)
+		if !rep.OK {
+			for i, vio := range rep.Violations {
+				if i == 5 {
+					fmt.Fprintf(&b, "    ... %d more\n", len(rep.Violations)-5)
+					break
+				}
+				fmt.Fprintf(&b, "    %s %s ops %v: %s\n", vio.Kind, vio.Key, vio.Ops, vio.Explain)
+			}
+		}
+	}
+	return b.String()
+}
+
+// Run runs one scenario on a fresh cluster in cfg.Dir/<id>: warm-up,
+// fault cycles, heal, a final write per region, quiescence, dumps of every
+// region, the checkers of the level, and the artifacts (history.jsonl,
+// result.json, per-checker reports, the porcupine HTML on failure, server
+// logs and the data directories, which a passing scenario removes unless
+// cfg.KeepData). An error means the harness could not run the scenario;
+// violations are in the Result.
+func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
+	cfg.defaults()
+	start := time.Now()
+	dir := filepath.Join(cfg.Dir, sc.ID)
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	res := &Result{Scenario: sc.ID, Level: sc.Level, Seed: cfg.Seed, Dir: dir, Ops: map[string]int{}}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(cfg.Log, "%s %s: %s\n", time.Now().Format("15:04:05.000"), sc.ID, fmt.Sprintf(format, args...))
+	}
+	cl, err := StartCluster(ctx, ClusterOptions{Binary: cfg.Binary, Dir: dir, Consistency: sc.Level, K: sc.K, T: sc.T,
+		RTT: cfg.RTT, LogLevel: cfg.LogLevel})
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	hc := newHTTPClient(cfg.Clients + 4)
+	defer hc.CloseIdleConnections()
+	if err := setupContainer(ctx, hc, cl); err != nil {
+		return nil, err
+	}
+	logf("cluster up (%s), running %s at %.0f ops/s", strings.Join(cl.Regions(), ", "), cfg.Duration, cfg.Rate)
+
+	rec := checker.NewRecorder()
+	keys := make([]string, cfg.Keys)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	// Strong and BS writes wait for remote regions; a Session read for
+	// replication (session-wait 5 s). Deadlines scale with the RTT.
+	timeout := 10*time.Second + 8*cfg.RTT
+	w := &workload{c: cl, rec: rec, hc: hc, level: sc.Level, keys: keys, clients: cfg.Clients, rate: cfg.Rate,
+		writeP: cfg.WriteFraction, timeout: timeout, seed: cfg.Seed, session: sc.Level == "Session", sendLevel: cfg.sendLevel}
+	nem := &Nemesis{C: cl, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e656d)), rec: rec}
+
+	wctx, stopClients := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { w.run(wctx) })
+	runEnd := time.Now().Add(cfg.Duration)
+	nerr := nem.Sleep(ctx, 1500*time.Millisecond) // warm-up
+	for cycle := 1; nerr == nil; cycle++ {
+		logf("fault cycle %d", cycle)
+		if nerr = sc.Nemesis(ctx, nem); nerr != nil {
+			break
+		}
+		nerr = nem.Sleep(ctx, 1500*time.Millisecond) // after the heal
+		if time.Now().After(runEnd) {
+			break
+		}
+	}
+	stopClients()
+	wg.Wait()
+	// Make sure every region runs and nothing stays partitioned or paused.
+	for _, r := range cl.Regions() {
+		if _, err := cl.proc(r); err != nil {
+			nem.note(cl.Restart(context.Background(), r))
+		} else {
+			_ = cl.Cont(r)
+		}
+	}
+	nem.note(cl.Heal(context.Background()))
+	if nerr != nil {
+		return nil, nerr
+	}
+	res.Faults = nem.Faults
+	for _, e := range nem.errs {
+		res.Harness = append(res.Harness, "nemesis: "+e.Error())
+	}
+
+	// A final write per region, which must succeed (pitfall 11): through
+	// the write region (single-write account), one key per region.
+	final := &client{id: 1000}
+	for _, r := range cl.Regions() {
+		key := "final-" + r
+		ok := false
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+			if op := w.write(final, cl.WriteRegion(), key); op.Result == checker.OK {
+				ok = true
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if !ok {
+			res.Harness = append(res.Harness, "the final write of "+key+" never succeeded within 30 s")
+		}
+	}
+
+	// Quiescence: wait (bounded) until every region's dump is the same,
+	// then keep the dumps.
+	dumps, derr := quiesce(ctx, hc, cl, 10*time.Second)
+	if derr != nil {
+		res.Harness = append(res.Harness, derr.Error())
+	}
+	h := rec.History()
+	for _, o := range h.Ops {
+		if o.Client == final.id {
+			continue
+		}
+		res.Ops[string(o.Kind)+" "+string(o.Result)]++
+	}
+	// Guard against a starved generator passing (pitfall 17).
+	want := int(cfg.Rate * cfg.Duration.Seconds() / 10)
+	if n := res.Ops["write ok"]; n < want/2 || res.Ops["read ok"] < want/2 {
+		res.Harness = append(res.Harness, fmt.Sprintf("too few successful ops (write ok %d, read ok %d; want ≥ %d each): the run proves little",
+			res.Ops["write ok"], res.Ops["read ok"], want/2))
+	}
+	logf("%d ops recorded, checking", len(h.Ops))
+	res.Reports = check(h, sc, cl, dumps, dir)
+	res.Elapsed = time.Since(start)
+	if err := saveArtifacts(dir, h, res); err != nil {
+		res.Harness = append(res.Harness, "artifacts: "+err.Error())
+	}
+	if res.OK() && !cfg.KeepData {
+		cl.Close()
+		for _, r := range cl.Regions() {
+			_ = os.RemoveAll(cl.DataDir(r))
+		}
+	}
+	return res, nil
+}
+
+// quiesce polls every region's dump until all hold the same values and
+// LSNs, or within passes; it returns the last dumps.
+func quiesce(ctx context.Context, hc *http.Client, cl *Cluster, within time.Duration) (map[string]checker.State, error) {
+	deadline := time.Now().Add(within)
+	var last error
+	for {
+		dumps := map[string]checker.State{}
+		last = nil
+		for _, r := range cl.Regions() {
+			items, err := dumpRegion(ctx, hc, cl.Endpoint(r))
+			if err == nil {
+				var st checker.State
+				if st, err = checker.StateFromItems(items, checker.ItemFields{}); err == nil {
+					dumps[r] = st
+					continue
+				}
+			}
+			last = fmt.Errorf("dump of %s: %w", r, err)
+			break
+		}
+		if last == nil && sameStates(dumps) {
+			return dumps, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			if last == nil {
+				return dumps, nil // the convergence checker reports the difference
+			}
+			return dumps, last
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func sameStates(d map[string]checker.State) bool {
+	var ref checker.State
+	for _, st := range d {
+		if ref == nil {
+			ref = st
+			continue
+		}
+		if len(st) != len(ref) {
+			return false
+		}
+		for k, v := range st {
+			if rv, ok := ref[k]; !ok || rv.Value != v.Value || rv.LSN != v.LSN {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// check runs the checkers of the scenario's level, then durability and
+// convergence.
+func check(h checker.History, sc Scenario, cl *Cluster, dumps map[string]checker.State, dir string) []checker.Report {
+	var out []checker.Report
+	switch sc.Level {
+	case "Strong":
+		out = append(out, checker.CheckLinearizable(h, checker.StrongOptions{ReportDir: dir, Name: sc.ID}))
+	case "Session":
+		out = append(out, checker.CheckSession(h, checker.SessionOptions{}))
+	case "BoundedStaleness":
+		out = append(out, checker.CheckBoundedStaleness(h, checker.BoundedOptions{
+			K: cl.Topo.MaxStalenessPrefix, T: time.Duration(cl.Topo.MaxIntervalSeconds) * time.Second,
+			Epsilon: 50 * time.Millisecond}))
+	}
+	out = append(out, checker.CheckPrefix(h, checker.PrefixOptions{}))
+	if final, ok := dumps[cl.WriteRegion()]; ok {
+		out = append(out, checker.CheckDurability(h, checker.DurabilityOptions{Final: final}))
+	} else {
+		out = append(out, checker.Report{Checker: "durability", OK: false,
+			Violations: []checker.Violation{{Kind: "H", Explain: "no final dump of the write region"}}})
+	}
+	if len(dumps) == len(cl.Regions()) {
+		out = append(out, checker.CheckConvergence(h, checker.ConvergenceOptions{Dumps: dumps}))
+	} else {
+		out = append(out, checker.Report{Checker: "convergence", OK: false,
+			Violations: []checker.Violation{{Kind: "H", Explain: fmt.Sprintf("only %d of %d regions dumped", len(dumps), len(cl.Regions()))}}})
+	}
+	return out
+}
+
+func saveArtifacts(dir string, h checker.History, res *Result) error {
+	f, err := os.Create(filepath.Join(dir, "history.jsonl"))
+	if err != nil {
+		return err
+	}
+	if err := h.Encode(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, rep := range res.Reports {
+		if _, err := rep.WriteJSON(dir); err != nil {
+			return err
+		}
+	}
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "result.json"), b, 0o644)
+}

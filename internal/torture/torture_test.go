@@ -1,0 +1,161 @@
+package torture
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	longFlag = flag.Bool("torture.long", false, "also run the heavier scenarios (F4cp, F5, F6, F7s, F10s, ...)")
+	seedFlag = flag.Uint64("torture.seed", 0, "seed (0: from the clock; printed on failure)")
+	durFlag  = flag.Duration("torture.duration", 9*time.Second, "client run time per scenario")
+	rateFlag = flag.Float64("torture.rate", 60, "offered load, ops/s over all clients")
+	keepFlag = flag.String("torture.dir", "", "keep run directories here (default: a temp dir, kept only on failure)")
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binDir  string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// buildBinary builds ./cmd/meridian once per test run into a temporary
+// directory (as tests/e2e does).
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			binErr = fmt.Errorf("go env GOMOD: %w", err)
+			return
+		}
+		root := filepath.Dir(strings.TrimSpace(string(out)))
+		if binDir, binErr = os.MkdirTemp("", "meridian-torture-bin-"); binErr != nil {
+			return
+		}
+		bin := filepath.Join(binDir, "meridian")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/meridian")
+		build.Dir = root
+		if b, err := build.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build ./cmd/meridian: %w\n%s", err, b)
+			return
+		}
+		binPath = bin
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// TestScenariosCI runs the CI-sized scenarios (F0, F1 Strong, F2 BS, F3
+// Session, F4 Eventual, F7 kill -9, F10 SIGSTOP) at a modest rate and
+// requires every checker to pass; -torture.long adds the rest.
+func TestScenariosCI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real clusters")
+	}
+	bin := buildBinary(t)
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	dir := *keepFlag
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "meridian-torture-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Artifacts are kept in a defer: t.Failed() is false while panicking.
+	panicking := true
+	defer func() {
+		if t.Failed() || panicking {
+			fmt.Fprintf(os.Stderr, "torture: seed %d; artifacts kept in %s (rerun with -torture.seed=%d)\n", seed, dir, seed)
+			return
+		}
+		if *keepFlag == "" {
+			_ = os.RemoveAll(dir)
+		}
+	}()
+	for _, sc := range Scenarios {
+		if sc.Long && !*longFlag {
+			continue
+		}
+		t.Run(sc.ID, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			res, err := Run(ctx, Config{Binary: bin, Dir: dir, Duration: *durFlag, Rate: *rateFlag, Seed: seed,
+				Log: testLog{t}}, sc)
+			if err != nil {
+				t.Fatalf("%s (seed %d): %v", sc.ID, seed, err)
+			}
+			t.Log("\n" + res.Summary())
+			if !res.OK() {
+				t.Errorf("%s: violation (seed %d, artifacts in %s)", sc.ID, seed, res.Dir)
+			}
+		})
+	}
+	panicking = false
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// TestHarnessDetectsStaleReads is the harness's negative control: a
+// broken client sends its Session reads at Eventual without a token while
+// the history claims Session with the token. During the partition of the
+// write region, clients homed elsewhere read their own writes stale, and
+// the session checker must say so.
+func TestHarnessDetectsStaleReads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real cluster")
+	}
+	bin := buildBinary(t)
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	sc, err := Lookup("F3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, Config{Binary: bin, Dir: t.TempDir(), Duration: 6 * time.Second, Rate: *rateFlag, Seed: seed,
+		Log: testLog{t}, sendLevel: "Eventual"}, sc[0])
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	t.Log("\n" + res.Summary())
+	for _, rep := range res.Reports {
+		if rep.Checker == "session" {
+			if rep.OK {
+				t.Fatalf("seed %d: the session checker passed a history of stale Eventual reads recorded as Session", seed)
+			}
+			return
+		}
+	}
+	t.Fatal("no session report")
+}
