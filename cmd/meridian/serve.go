@@ -22,6 +22,7 @@ type accountFlags struct {
 	tlsCert, tlsKey, consistency, logLevel string
 	stalenessK, stalenessT                 int64
 	sessionWait                            time.Duration
+	spaceReserve                           int64
 }
 
 func (f *accountFlags) register(fs *flag.FlagSet, defaultData string) {
@@ -34,6 +35,7 @@ func (f *accountFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.Int64Var(&f.stalenessK, "staleness-prefix", 100, "bounded staleness: max versions behind (K)")
 	fs.Int64Var(&f.stalenessT, "staleness-seconds", 5, "bounded staleness: max seconds behind (T)")
 	fs.DurationVar(&f.sessionWait, "session-wait", 5*time.Second, "how long a session read waits for replication before 404/1002")
+	fs.Int64Var(&f.spaceReserve, "space-reserve", 0, "free bytes on the data volume below which writes are refused with 507 (0: 2 memtables + 64 MiB; -1: off)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -58,7 +60,7 @@ func (f *accountFlags) config(stderr io.Writer) (server.Config, error) {
 	return server.Config{
 		DataDir: f.data, Key: f.key, ReadOnlyKey: f.readOnlyKey,
 		TLSCert: f.tlsCert, TLSKey: f.tlsKey, Consistency: lvl,
-		MaxStalenessPrefix: f.stalenessK, MaxIntervalSeconds: f.stalenessT, SessionWait: f.sessionWait,
+		MaxStalenessPrefix: f.stalenessK, MaxIntervalSeconds: f.stalenessT, SessionWait: f.sessionWait, SpaceReserve: f.spaceReserve,
 		Logger: logger,
 	}, nil
 }

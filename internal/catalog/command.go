@@ -61,10 +61,6 @@ func (c *Catalog) Apply(cmd Command) (Result, error) {
 	if !c.writable.Load() {
 		return Result{}, resource.ErrWriteForbidden
 	}
-	if err := c.db.CheckSpace(); err != nil {
-		return Result{}, &resource.Error{Kind: resource.KindInsufficientStorage, Err: err,
-			Msg: "The region's data volume is nearly full; changes are refused until space is freed."}
-	}
 	c.mu.Lock()
 	b := c.db.NewBatch()
 	defer b.Close()
@@ -73,6 +69,14 @@ func (c *Catalog) Apply(cmd Command) (Result, error) {
 	if err != nil {
 		c.mu.Unlock()
 		return Result{}, err
+	}
+	// Validation first (a create of an existing database is still a 409);
+	// only a real change is refused on a full volume.
+	if err := c.db.CheckSpace(); err != nil {
+		undo()
+		c.mu.Unlock()
+		return Result{}, &resource.Error{Kind: resource.KindInsufficientStorage, Err: err,
+			Msg: "The region's data volume is nearly full; changes are refused until space is freed."}
 	}
 	next.Applied++
 	e := &replog.Entry{LSN: next.Applied, Epoch: next.Epoch, Origin: c.regionID, TS: c.clock().UnixNano(),

@@ -118,6 +118,13 @@ func (h *Handler) writeError(c *call, err error) {
 	if we.retryAfterMs > 0 {
 		hdr.Set(hdrRetryAfterMs, strconv.Itoa(we.retryAfterMs))
 	}
+	var re *resource.Error
+	if errors.As(err, &re) && re.SessionToken != "" {
+		hdr.Set(hdrSessionToken, re.SessionToken)
+		if re.ContainerRID != "" {
+			hdr.Set(hdrContentPath, re.ContainerRID)
+		}
+	}
 	body, _ := json.Marshal(struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`

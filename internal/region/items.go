@@ -184,6 +184,13 @@ func (r *Region) readItem(ctx context.Context, level session.Level, co catalog.C
 			return httpapi.ItemResponse{}, berr
 		}
 	}
+	if errors.Is(err, resource.ErrNotFound) {
+		// As Cosmos DB does, a not-found read still returns the session
+		// token (the Node.js SDK harvests it from 404s).
+		m := r.meta(co, p, 0, 1)
+		return httpapi.ItemResponse{}, &resource.Error{Kind: resource.KindNotFound, Msg: resource.ErrNotFound.Msg,
+			SessionToken: m.SessionToken, ContainerRID: m.ContainerRID}
+	}
 	if err != nil {
 		return httpapi.ItemResponse{}, err
 	}

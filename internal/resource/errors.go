@@ -40,6 +40,10 @@ type Error struct {
 	// Err is an optional cause, kept for errors.Is/As and logs (never shown
 	// to the client unless Msg includes it).
 	Err error
+	// SessionToken and ContainerRID, when set, are returned with the error
+	// (x-ms-session-token, x-ms-content-path): a read that found nothing
+	// still tells a session client how far the region was.
+	SessionToken, ContainerRID string
 }
 
 func (e *Error) Error() string {

@@ -82,6 +82,9 @@ type Config struct {
 	// LogRetention is how many log entries each partition keeps for
 	// catching up other regions (default 100,000).
 	LogRetention int64
+	// SpaceReserve is the free space (bytes) on the data volume below which
+	// writes are refused with 507 (0: the storage default; -1: off).
+	SpaceReserve int64
 	// MetricsAuth makes GET /metrics require the master key (or the
 	// read-only key); by default it is open, like most exporters. See
 	// metrics.go. [observability]
@@ -212,7 +215,7 @@ func (s *Server) open() error {
 		}
 	}
 	secret := peerSecret(cfg.Key, topo.PeerSecret)
-	if s.db, err = storage.Open(storage.Options{Dir: cfg.DataDir, FS: cfg.FS, Logger: s.log}); err != nil {
+	if s.db, err = storage.Open(storage.Options{Dir: cfg.DataDir, FS: cfg.FS, Logger: s.log, SpaceReserve: cfg.SpaceReserve}); err != nil {
 		return err
 	}
 	s.region, err = region.Open(region.Config{
