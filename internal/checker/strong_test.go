@@ -39,11 +39,6 @@ func TestStrongAllowed(t *testing.T) {
 // takes effect at a random instant inside its interval.
 func randomLinearizable(seed uint64, clients, keys, opsPerClient int) (History, State) {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	type ev struct {
-		at    int64
-		op    int
-		apply bool // false: the op's return
-	}
 	var ops []Op
 	now := make([]int64, clients)
 	for c := 0; c < clients; c++ {

@@ -32,14 +32,13 @@ const (
 // item min is the most popular. It supports a growing item count (as the
 // "latest" distribution needs) by extending zeta incrementally.
 type Zipfian struct {
-	base                 int64
-	items                int64
-	theta, alpha         float64
-	zeta2theta, zetan    float64
-	eta                  float64
-	countForZeta         int64
-	half                 float64 // 1 + 0.5^theta
-	allowCountDecreasing bool
+	base              int64
+	items             int64
+	theta, alpha      float64
+	zeta2theta, zetan float64
+	eta               float64
+	countForZeta      int64
+	half              float64 // 1 + 0.5^theta
 }
 
 // NewZipfian returns a zipfian generator over [min, max] with skew theta.

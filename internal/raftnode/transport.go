@@ -29,11 +29,6 @@ const (
 	// snapshotRate is the slowest transfer rate a snapshot is given time
 	// for, on top of RPCTimeout.
 	snapshotRate = 256 << 10 // bytes per second
-	// HTTP/2 receive windows of peer connections: inter-region links have
-	// long round trips, and the default 64 KiB window would cap a snapshot
-	// at window/RTT.
-	streamWindow = 4 << 20
-	connWindow   = 16 << 20
 	// maxRecvMsgBytes bounds a message this node receives as a client.
 	maxRecvMsgBytes = 64 << 20
 )

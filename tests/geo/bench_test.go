@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 
 	"github.com/meridiandb/meridian/internal/testcluster"
@@ -76,7 +76,7 @@ func BenchmarkCustomSync(b *testing.B) {
 			b.Fatal(err)
 		}
 		var resp *http.Response
-		if _, err := r.ReadItem(runtime.WithCaptureResponse(ctx, &resp), pk(fmt.Sprintf("p%d", i%16)), fmt.Sprintf("i%d", i), &azcosmos.ItemOptions{SessionToken: wr.SessionToken}); err != nil {
+		if _, err := r.ReadItem(policy.WithCaptureResponse(ctx, &resp), pk(fmt.Sprintf("p%d", i%16)), fmt.Sprintf("i%d", i), &azcosmos.ItemOptions{SessionToken: wr.SessionToken}); err != nil {
 			b.Fatal(err)
 		}
 		if resp.Header.Get("x-meridian-region") != east {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/stretchr/testify/require"
 
 	"github.com/meridiandb/meridian/internal/testcluster"
@@ -206,7 +206,7 @@ func TestBoundedStalenessTimeBound(t *testing.T) {
 	// The SDK, preferring East US, reads elsewhere.
 	ctx := ctxT(t)
 	var resp *http.Response
-	rr, err := container(t, c.Client(east, europe)).ReadItem(runtime.WithCaptureResponse(ctx, &resp), pk("p"), "x", nil)
+	rr, err := container(t, c.Client(east, europe)).ReadItem(policy.WithCaptureResponse(ctx, &resp), pk("p"), "x", nil)
 	require.NoError(t, err)
 	require.NotEqual(t, east, resp.Header.Get("x-meridian-region"))
 	require.Equal(t, 1, valueOf(t, rr.Value))

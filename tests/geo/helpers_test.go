@@ -10,7 +10,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/stretchr/testify/require"
 
@@ -96,12 +95,6 @@ func statusOf(err error) (int, string) {
 		return re.StatusCode, re.RawResponse.Header.Get("x-ms-substatus")
 	}
 	return 0, ""
-}
-
-// servedBy captures the x-meridian-region header of the response.
-func servedBy(ctx context.Context) (context.Context, *string) {
-	var region string
-	return runtime.WithCaptureResponse(ctx, new(*http.Response)), &region
 }
 
 // withHeader adds request headers the SDK has no option for.

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/stretchr/testify/require"
 
@@ -84,7 +84,7 @@ func TestConsistentPrefixBatchAtomic(t *testing.T) {
 				pager := rc.NewQueryItemsPager("SELECT * FROM c", pk("t"), nil)
 				var docs []json.RawMessage
 				for pager.More() {
-					page, err := pager.NextPage(runtime.WithCaptureResponse(ctx, &resp))
+					page, err := pager.NextPage(policy.WithCaptureResponse(ctx, &resp))
 					require.NoError(t, err)
 					require.Equal(t, region, resp.Header.Get("x-meridian-region"))
 					for _, it := range page.Items {

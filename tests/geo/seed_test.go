@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/stretchr/testify/require"
 
@@ -38,7 +38,7 @@ func TestCustomSynchronization(t *testing.T) {
 		wrote := time.Now()
 
 		var resp *http.Response
-		rctx := runtime.WithCaptureResponse(ctx, &resp)
+		rctx := policy.WithCaptureResponse(ctx, &resp)
 		rr, err := reader.ReadItem(rctx, pk("p"), id, &azcosmos.ItemOptions{SessionToken: wr.SessionToken})
 		require.NoError(t, err)
 		synced := time.Now()
@@ -47,7 +47,7 @@ func TestCustomSynchronization(t *testing.T) {
 		t.Logf("write %v, synced read %v (one-way West->East is 30 ms)", wrote.Sub(start), synced.Sub(wrote))
 
 		// East now holds the write: a plain Eventual read there sees it.
-		rctx = runtime.WithCaptureResponse(ctx, &resp)
+		rctx = policy.WithCaptureResponse(ctx, &resp)
 		_, err = reader.ReadItem(rctx, pk("p"), id, &azcosmos.ItemOptions{ConsistencyLevel: azcosmos.ConsistencyLevelEventual.ToPtr()})
 		require.NoError(t, err)
 		require.Equal(t, east, resp.Header.Get("x-meridian-region"))
@@ -58,7 +58,7 @@ func TestCustomSynchronization(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		id := "item" + string(rune('a'+i))
 		var resp *http.Response
-		rctx := runtime.WithCaptureResponse(ctx, &resp)
+		rctx := policy.WithCaptureResponse(ctx, &resp)
 		_, err := reader.ReadItem(rctx, pk("p"), id, nil)
 		require.NoError(t, err)
 		require.Equal(t, east, resp.Header.Get("x-meridian-region"))
@@ -85,7 +85,7 @@ func TestParallelSyncToSeveralRegions(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var resp *http.Response
-			_, err := rc.ReadItem(runtime.WithCaptureResponse(ctx, &resp), pk("p"), "x", &azcosmos.ItemOptions{SessionToken: wr.SessionToken})
+			_, err := rc.ReadItem(policy.WithCaptureResponse(ctx, &resp), pk("p"), "x", &azcosmos.ItemOptions{SessionToken: wr.SessionToken})
 			require.NoError(t, err)
 			require.Equal(t, name, resp.Header.Get("x-meridian-region"))
 			mu.Lock()
@@ -138,7 +138,7 @@ func TestReadRegionRefusesWrites(t *testing.T) {
 	// The SDK, even preferring East US, sends writes to West US.
 	ctx := ctxT(t)
 	var resp *http.Response
-	_, err := container(t, c.Client(east)).CreateItem(runtime.WithCaptureResponse(ctx, &resp), pk("p"), []byte(`{"id":"w","pk":"p"}`), nil)
+	_, err := container(t, c.Client(east)).CreateItem(policy.WithCaptureResponse(ctx, &resp), pk("p"), []byte(`{"id":"w","pk":"p"}`), nil)
 	require.NoError(t, err)
 	require.Equal(t, west, resp.Header.Get("x-meridian-region"))
 }

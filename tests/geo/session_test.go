@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/stretchr/testify/require"
 
@@ -58,7 +58,7 @@ func TestSessionReadYourWrites(t *testing.T) {
 			go func() { // the SDK, preferring the region
 				defer wg.Done()
 				var resp *http.Response
-				rr, err := sdk[region].ReadItem(runtime.WithCaptureResponse(ctx, &resp), pk("p"), "x", &azcosmos.ItemOptions{SessionToken: &tok})
+				rr, err := sdk[region].ReadItem(policy.WithCaptureResponse(ctx, &resp), pk("p"), "x", &azcosmos.ItemOptions{SessionToken: &tok})
 				require.NoError(t, err)
 				require.Equal(t, i, valueOf(t, rr.Value), "SE-F1: SDK read preferring %s", region)
 				require.Equal(t, region, resp.Header.Get("x-meridian-region"))
@@ -209,7 +209,7 @@ func TestSessionTokenUnreachable(t *testing.T) {
 	// region, which has the write.
 	var resp *http.Response
 	start := time.Now()
-	rr, err := container(t, c.Client(east)).ReadItem(runtime.WithCaptureResponse(ctx, &resp), pk("p"), "x", &azcosmos.ItemOptions{SessionToken: &tok})
+	rr, err := container(t, c.Client(east)).ReadItem(policy.WithCaptureResponse(ctx, &resp), pk("p"), "x", &azcosmos.ItemOptions{SessionToken: &tok})
 	require.NoError(t, err)
 	require.Equal(t, 2, valueOf(t, rr.Value))
 	require.Equal(t, west, resp.Header.Get("x-meridian-region"), "the SDK retries 404/1002 in the write region")

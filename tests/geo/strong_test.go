@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/stretchr/testify/require"
 
@@ -47,7 +47,7 @@ func TestStrongWriteLatency(t *testing.T) {
 	for _, r := range []string{west, east, europe} {
 		var resp *http.Response
 		start := time.Now()
-		rr, err := container(t, c.Client(r)).ReadItem(runtime.WithCaptureResponse(ctx, &resp), pk("p"), "x", nil)
+		rr, err := container(t, c.Client(r)).ReadItem(policy.WithCaptureResponse(ctx, &resp), pk("p"), "x", nil)
 		require.NoError(t, err)
 		require.Equal(t, 7, valueOf(t, rr.Value))
 		t.Logf("strong read in %s (served by %s): %v", r, resp.Header.Get("x-meridian-region"), time.Since(start))
