@@ -255,6 +255,10 @@ func runLink(ctx context.Context, cmd string, args []string, stdout, stderr io.W
 	a := fs.String("a", "", "one region of the pair")
 	b := fs.String("b", "", "the other region of the pair")
 	var rtt, jitter *time.Duration
+	var oneWay *bool
+	if cmd == "partition" {
+		oneWay = fs.Bool("one-way", false, "cut only the direction from --a to --b (an asymmetric partition)")
+	}
 	if cmd == "link" {
 		rtt = fs.Duration("rtt", 0, "round trip, e.g. 60ms")
 		jitter = fs.Duration("jitter", 0, "extra random delay per direction, at most this")
@@ -320,6 +324,7 @@ func runLink(ctx context.Context, cmd string, args []string, stdout, stderr io.W
 		}
 	case "partition":
 		ch.Partitioned = new(true)
+		ch.OneWay = *oneWay
 	case "heal":
 		ch.Partitioned = new(false)
 	}

@@ -128,6 +128,9 @@ type LinkChange struct {
 	RTT         *topology.Duration `json:"rtt,omitempty"`
 	Jitter      *topology.Duration `json:"jitter,omitempty"`
 	Partitioned *bool              `json:"partitioned,omitempty"`
+	// OneWay applies Partitioned to the direction a→b only (bytes from a
+	// to b are held; b to a still flow): an asymmetric partition.
+	OneWay bool `json:"oneWay,omitempty"`
 }
 
 // RegionState is the answer to POST /_meridian/regions/{name}/offline and

@@ -101,9 +101,14 @@ func (s *Server) ChangeLink(_ context.Context, ch admin.LinkChange) (admin.Links
 		n.SetRTT(a.Name, b.Name, time.Duration(*ch.RTT))
 	}
 	if ch.Partitioned != nil {
-		if *ch.Partitioned {
+		switch {
+		case *ch.Partitioned && ch.OneWay:
+			n.PartitionOneWay(a.Name, b.Name)
+		case *ch.Partitioned:
 			n.Partition(a.Name, b.Name)
-		} else {
+		case ch.OneWay:
+			n.HealOneWay(a.Name, b.Name)
+		default:
 			n.Heal(a.Name, b.Name)
 		}
 	}

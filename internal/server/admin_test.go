@@ -256,3 +256,14 @@ func TestLagWhilePartitioned(t *testing.T) {
 	eventually(t, func() bool { return status(t, ep[west]).Partitions[0].Peers[0].LagOps == 0 })
 	require.Zero(t, status(t, ep[west]).Partitions[0].Peers[0].LagMs)
 }
+
+func TestOneWayPartition(t *testing.T) {
+	n, ep := twoRegions(t)
+	require.Equal(t, http.StatusOK, call(t, auth.EmulatorKey, "POST", ep[west], "_meridian/links",
+		map[string]any{"a": west, "b": east, "partitioned": true, "oneWay": true}, nil))
+	require.True(t, n.Link(west, east).Partitioned, "a→b held")
+	require.False(t, n.Link(east, west).Partitioned, "b→a still flows")
+	require.Equal(t, http.StatusOK, call(t, auth.EmulatorKey, "POST", ep[west], "_meridian/links",
+		map[string]any{"a": west, "b": east, "partitioned": false, "oneWay": true}, nil))
+	require.False(t, n.Link(west, east).Partitioned)
+}
