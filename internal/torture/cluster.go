@@ -297,14 +297,12 @@ func (c *Cluster) Partition(ctx context.Context, a, b string) error {
 	return c.changeLink(ctx, []string{a, b}, admin.LinkChange{A: a, B: b, Partitioned: &t})
 }
 
-// PartitionDialer partitions a-b in dialer's process only: the
-// connections dialer opens to the other region are blackholed (both
-// directions of those connections), the connections the other region
-// dials are not. The management API has no per-direction switch; this is
-// the one-sided fault it can express across processes.
-func (c *Cluster) PartitionDialer(ctx context.Context, dialer, other string) error {
+// PartitionOneWay holds the bytes travelling from -> to (in both processes:
+// each emulates the links of the connections it dials), while to -> from
+// keeps flowing: an asymmetric partition.
+func (c *Cluster) PartitionOneWay(ctx context.Context, from, to string) error {
 	t := true
-	return c.changeLink(ctx, []string{dialer}, admin.LinkChange{A: dialer, B: other, Partitioned: &t})
+	return c.changeLink(ctx, []string{from, to}, admin.LinkChange{A: from, B: to, Partitioned: &t, OneWay: true})
 }
 
 // SetLink changes the round trip and jitter of a-b in both processes.

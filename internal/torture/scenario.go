@@ -43,7 +43,7 @@ var Scenarios = []Scenario{
 	{ID: "F3", Level: "Session", Fault: "symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
 	{ID: "F4", Level: "Eventual", Fault: "symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
 	{ID: "F4cp", Level: "ConsistentPrefix", Long: true, Fault: "symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
-	{ID: "F5", Level: "Session", Long: true, Fault: "one-sided partition (r2's dials to r1 blackholed, r1's dials open), then a bridge (r1-r3 cut, r2 sees both)", Nemesis: asymBridge},
+	{ID: "F5", Level: "Session", Long: true, Fault: "asymmetric partition (r1 -> r2 held, r2 -> r1 open), then a bridge (r1-r3 cut, r2 sees both)", Nemesis: asymBridge},
 	{ID: "F5s", Level: "Strong", Long: true, Fault: "F5 at Strong", Nemesis: asymBridge},
 	{ID: "F6", Level: "Session", Long: true, Fault: "latency: r1-r2 70ms±20ms, then 150ms, then restored", Nemesis: latency},
 	{ID: "F6s", Level: "Strong", Long: true, Fault: "F6 at Strong", Nemesis: latency},
@@ -135,8 +135,8 @@ func isolateWrite(ctx context.Context, n *Nemesis) error {
 
 func asymBridge(ctx context.Context, n *Nemesis) error {
 	rs := n.C.Regions()
-	end := n.Fault(fmt.Sprintf("one-sided partition: %s's dials to %s", rs[1], rs[0]), func() error {
-		return n.C.PartitionDialer(ctx, rs[1], rs[0])
+	end := n.Fault(fmt.Sprintf("asymmetric partition: %s -> %s held, %s -> %s open", rs[0], rs[1], rs[1], rs[0]), func() error {
+		return n.C.PartitionOneWay(ctx, rs[0], rs[1])
 	})
 	err := n.Sleep(ctx, n.Between(2*time.Second, 3*time.Second))
 	n.note(n.C.Heal(context.Background()))
