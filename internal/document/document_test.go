@@ -1,6 +1,7 @@
 package document
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -58,6 +59,25 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// Differential check: the member split agrees with encoding/json.
+		var ref map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(body, &ref), "Parse accepted what encoding/json rejects: %q", body)
+		got := 0
+		for _, m := range d.Members {
+			want, ok := ref[m.Key]
+			require.True(t, ok, "member %q not in encoding/json's view of %q", m.Key, body)
+			var a, b bytes.Buffer
+			require.NoError(t, json.Compact(&a, want))
+			require.NoError(t, json.Compact(&b, m.Raw))
+			require.Equal(t, a.String(), b.String(), "value of %q", m.Key)
+			got++
+		}
+		for k := range ref {
+			if !systemProps[k] {
+				got--
+			}
+		}
+		require.Zero(t, got, "member count differs from encoding/json for %q", body)
 		out := d.Render(System{RID: "r", Self: "s", ETag: `"e"`, TS: 1})
 		if !json.Valid(out) {
 			t.Fatalf("render produced invalid JSON %q from %q", out, body)
