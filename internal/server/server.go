@@ -147,7 +147,8 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
-	serveErr  chan error
+	// serving tracks the listener goroutines; Close waits for them.
+	serving sync.WaitGroup
 }
 
 // New opens storage and the region and binds the listeners. Call Start to
@@ -157,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, scheme: "http", serveErr: make(chan error, 2)}
+	s := &Server{cfg: cfg, scheme: "http"}
 	if err := s.open(); err != nil {
 		s.cleanup()
 		return nil, err
@@ -293,24 +294,27 @@ func peerSecret(masterKey, configured string) []byte {
 // replication.
 func (s *Server) Start() {
 	if s.grpc != nil {
+		s.serving.Add(1)
 		go func() {
+			defer s.serving.Done()
 			if err := s.grpc.Serve(s.peerLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-				s.serveErr <- err
+				s.log.Error("peer listener stopped serving", "err", err)
 			}
 		}()
 	}
 	s.region.Start()
+	s.serving.Add(1)
 	go func() {
+		defer s.serving.Done()
 		var err error
 		if s.scheme == "https" {
 			err = s.http.ServeTLS(s.ln, "", "")
 		} else {
 			err = s.http.Serve(s.ln)
 		}
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("client listener stopped serving", "err", err)
 		}
-		s.serveErr <- err
 	}()
 	s.log.Info("region serving", "endpoint", s.Endpoint())
 }
@@ -342,6 +346,7 @@ func (s *Server) Close(ctx context.Context) error {
 			cancel()
 			s.grpc.Stop()
 		}
+		s.serving.Wait()
 		s.region.Close()
 		if err := s.db.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("storage close: %w", err))
