@@ -221,11 +221,15 @@ func infoOf(co catalog.Container) partition.ContainerInfo {
 
 func (r *Region) openPartition(co catalog.Container) (*partition.Partition, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if p, ok := r.parts[co.Num]; ok {
+		r.mu.Unlock()
 		p.SetInfo(infoOf(co))
 		return p, nil
 	}
+	r.mu.Unlock()
+	// Opening reads (and may write) storage: not under r.mu. Catalog
+	// commands are applied one at a time, so two opens of one partition do
+	// not race; the re-check below only guards against it.
 	p, err := partition.Open(partition.Config{
 		ID: uint64(co.Num), DB: r.cfg.DB, RegionID: r.self.ID, Clock: r.cfg.Clock,
 		Logger: r.log, PurgeInterval: r.cfg.PurgeInterval, ReadOnly: !r.isWriter(), LogRetention: r.cfg.LogRetention,
@@ -234,8 +238,16 @@ func (r *Region) openPartition(co catalog.Container) (*partition.Partition, erro
 	if err != nil {
 		return nil, fmt.Errorf("open partition of %s/%s: %w", co.DB, co.ID, err)
 	}
+	r.mu.Lock()
+	if existing, ok := r.parts[co.Num]; ok {
+		r.mu.Unlock()
+		p.Close()
+		existing.SetInfo(infoOf(co))
+		return existing, nil
+	}
 	r.parts[co.Num] = p
 	r.lag[co.Num] = &commitTimes{}
+	r.mu.Unlock()
 	return p, nil
 }
 
