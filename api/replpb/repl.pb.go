@@ -28,6 +28,154 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type PublishConflictsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	Partition     uint64                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Records       []*ConflictRecord      `protobuf:"bytes,3,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishConflictsRequest) Reset() {
+	*x = PublishConflictsRequest{}
+	mi := &file_repl_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishConflictsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishConflictsRequest) ProtoMessage() {}
+
+func (x *PublishConflictsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_repl_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishConflictsRequest.ProtoReflect.Descriptor instead.
+func (*PublishConflictsRequest) Descriptor() ([]byte, []int) {
+	return file_repl_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PublishConflictsRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *PublishConflictsRequest) GetPartition() uint64 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PublishConflictsRequest) GetRecords() []*ConflictRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+type ConflictRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Json          []byte                 `protobuf:"bytes,2,opt,name=json,proto3" json:"json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConflictRecord) Reset() {
+	*x = ConflictRecord{}
+	mi := &file_repl_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConflictRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConflictRecord) ProtoMessage() {}
+
+func (x *ConflictRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_repl_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConflictRecord.ProtoReflect.Descriptor instead.
+func (*ConflictRecord) Descriptor() ([]byte, []int) {
+	return file_repl_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ConflictRecord) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ConflictRecord) GetJson() []byte {
+	if x != nil {
+		return x.Json
+	}
+	return nil
+}
+
+type PublishConflictsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishConflictsResponse) Reset() {
+	*x = PublishConflictsResponse{}
+	mi := &file_repl_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishConflictsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishConflictsResponse) ProtoMessage() {}
+
+func (x *PublishConflictsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_repl_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishConflictsResponse.ProtoReflect.Descriptor instead.
+func (*PublishConflictsResponse) Descriptor() ([]byte, []int) {
+	return file_repl_proto_rawDescGZIP(), []int{2}
+}
+
 type ReceiverMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
@@ -41,7 +189,7 @@ type ReceiverMessage struct {
 
 func (x *ReceiverMessage) Reset() {
 	*x = ReceiverMessage{}
-	mi := &file_repl_proto_msgTypes[0]
+	mi := &file_repl_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -53,7 +201,7 @@ func (x *ReceiverMessage) String() string {
 func (*ReceiverMessage) ProtoMessage() {}
 
 func (x *ReceiverMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_repl_proto_msgTypes[0]
+	mi := &file_repl_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -66,7 +214,7 @@ func (x *ReceiverMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiverMessage.ProtoReflect.Descriptor instead.
 func (*ReceiverMessage) Descriptor() ([]byte, []int) {
-	return file_repl_proto_rawDescGZIP(), []int{0}
+	return file_repl_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ReceiverMessage) GetMsg() isReceiverMessage_Msg {
@@ -125,7 +273,7 @@ type Subscribe struct {
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_repl_proto_msgTypes[1]
+	mi := &file_repl_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -137,7 +285,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_repl_proto_msgTypes[1]
+	mi := &file_repl_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -150,7 +298,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_repl_proto_rawDescGZIP(), []int{1}
+	return file_repl_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Subscribe) GetRegion() string {
@@ -184,7 +332,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_repl_proto_msgTypes[2]
+	mi := &file_repl_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -196,7 +344,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_repl_proto_msgTypes[2]
+	mi := &file_repl_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -209,7 +357,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_repl_proto_rawDescGZIP(), []int{2}
+	return file_repl_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Ack) GetDurableLsn() int64 {
@@ -233,7 +381,7 @@ type SenderMessage struct {
 
 func (x *SenderMessage) Reset() {
 	*x = SenderMessage{}
-	mi := &file_repl_proto_msgTypes[3]
+	mi := &file_repl_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +393,7 @@ func (x *SenderMessage) String() string {
 func (*SenderMessage) ProtoMessage() {}
 
 func (x *SenderMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_repl_proto_msgTypes[3]
+	mi := &file_repl_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +406,7 @@ func (x *SenderMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SenderMessage.ProtoReflect.Descriptor instead.
 func (*SenderMessage) Descriptor() ([]byte, []int) {
-	return file_repl_proto_rawDescGZIP(), []int{3}
+	return file_repl_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SenderMessage) GetMsg() isSenderMessage_Msg {
@@ -328,7 +476,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_repl_proto_msgTypes[4]
+	mi := &file_repl_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -340,7 +488,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_repl_proto_msgTypes[4]
+	mi := &file_repl_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -353,7 +501,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_repl_proto_rawDescGZIP(), []int{4}
+	return file_repl_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Batch) GetEntries() [][]byte {
@@ -379,7 +527,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_repl_proto_msgTypes[5]
+	mi := &file_repl_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +539,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_repl_proto_msgTypes[5]
+	mi := &file_repl_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +552,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_repl_proto_rawDescGZIP(), []int{5}
+	return file_repl_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Heartbeat) GetProgress() *Progress {
@@ -431,7 +579,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_repl_proto_msgTypes[6]
+	mi := &file_repl_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +591,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_repl_proto_msgTypes[6]
+	mi := &file_repl_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +604,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_repl_proto_rawDescGZIP(), []int{6}
+	return file_repl_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Progress) GetHeadLsn() int64 {
@@ -513,7 +661,7 @@ type SnapshotRequired struct {
 
 func (x *SnapshotRequired) Reset() {
 	*x = SnapshotRequired{}
-	mi := &file_repl_proto_msgTypes[7]
+	mi := &file_repl_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +673,7 @@ func (x *SnapshotRequired) String() string {
 func (*SnapshotRequired) ProtoMessage() {}
 
 func (x *SnapshotRequired) ProtoReflect() protoreflect.Message {
-	mi := &file_repl_proto_msgTypes[7]
+	mi := &file_repl_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +686,7 @@ func (x *SnapshotRequired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRequired.ProtoReflect.Descriptor instead.
 func (*SnapshotRequired) Descriptor() ([]byte, []int) {
-	return file_repl_proto_rawDescGZIP(), []int{7}
+	return file_repl_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SnapshotRequired) GetFirstLsn() int64 {
@@ -558,7 +706,7 @@ type SnapshotRequest struct {
 
 func (x *SnapshotRequest) Reset() {
 	*x = SnapshotRequest{}
-	mi := &file_repl_proto_msgTypes[8]
+	mi := &file_repl_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +718,7 @@ func (x *SnapshotRequest) String() string {
 func (*SnapshotRequest) ProtoMessage() {}
 
 func (x *SnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_repl_proto_msgTypes[8]
+	mi := &file_repl_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +731,7 @@ func (x *SnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_repl_proto_rawDescGZIP(), []int{8}
+	return file_repl_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SnapshotRequest) GetRegion() string {
@@ -612,7 +760,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_repl_proto_msgTypes[9]
+	mi := &file_repl_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +772,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_repl_proto_msgTypes[9]
+	mi := &file_repl_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +785,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_repl_proto_rawDescGZIP(), []int{9}
+	return file_repl_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SnapshotChunk) GetLsn() int64 {
@@ -678,7 +826,7 @@ type Item struct {
 
 func (x *Item) Reset() {
 	*x = Item{}
-	mi := &file_repl_proto_msgTypes[10]
+	mi := &file_repl_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +838,7 @@ func (x *Item) String() string {
 func (*Item) ProtoMessage() {}
 
 func (x *Item) ProtoReflect() protoreflect.Message {
-	mi := &file_repl_proto_msgTypes[10]
+	mi := &file_repl_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +851,7 @@ func (x *Item) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Item.ProtoReflect.Descriptor instead.
 func (*Item) Descriptor() ([]byte, []int) {
-	return file_repl_proto_rawDescGZIP(), []int{10}
+	return file_repl_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Item) GetKey() []byte {
@@ -725,7 +873,15 @@ var File_repl_proto protoreflect.FileDescriptor
 const file_repl_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"repl.proto\x12\x10meridian.repl.v1\"\x80\x01\n" +
+	"repl.proto\x12\x10meridian.repl.v1\"\x8b\x01\n" +
+	"\x17PublishConflictsRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x04R\tpartition\x12:\n" +
+	"\arecords\x18\x03 \x03(\v2 .meridian.repl.v1.ConflictRecordR\arecords\"4\n" +
+	"\x0eConflictRecord\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04json\x18\x02 \x01(\fR\x04json\"\x1a\n" +
+	"\x18PublishConflictsResponse\"\x80\x01\n" +
 	"\x0fReceiverMessage\x12;\n" +
 	"\tsubscribe\x18\x01 \x01(\v2\x1b.meridian.repl.v1.SubscribeH\x00R\tsubscribe\x12)\n" +
 	"\x03ack\x18\x02 \x01(\v2\x15.meridian.repl.v1.AckH\x00R\x03ackB\x05\n" +
@@ -767,10 +923,11 @@ const file_repl_proto_rawDesc = "" +
 	"\x04last\x18\x04 \x01(\bR\x04last\".\n" +
 	"\x04Item\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value2\xb4\x01\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value2\x9f\x02\n" +
 	"\vReplication\x12S\n" +
 	"\tSubscribe\x12!.meridian.repl.v1.ReceiverMessage\x1a\x1f.meridian.repl.v1.SenderMessage(\x010\x01\x12P\n" +
-	"\bSnapshot\x12!.meridian.repl.v1.SnapshotRequest\x1a\x1f.meridian.repl.v1.SnapshotChunk0\x01B+Z)github.com/meridiandb/meridian/api/replpbb\x06proto3"
+	"\bSnapshot\x12!.meridian.repl.v1.SnapshotRequest\x1a\x1f.meridian.repl.v1.SnapshotChunk0\x01\x12i\n" +
+	"\x10PublishConflicts\x12).meridian.repl.v1.PublishConflictsRequest\x1a*.meridian.repl.v1.PublishConflictsResponseB+Z)github.com/meridiandb/meridian/api/replpbb\x06proto3"
 
 var (
 	file_repl_proto_rawDescOnce sync.Once
@@ -784,38 +941,44 @@ func file_repl_proto_rawDescGZIP() []byte {
 	return file_repl_proto_rawDescData
 }
 
-var file_repl_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_repl_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_repl_proto_goTypes = []any{
-	(*ReceiverMessage)(nil),  // 0: meridian.repl.v1.ReceiverMessage
-	(*Subscribe)(nil),        // 1: meridian.repl.v1.Subscribe
-	(*Ack)(nil),              // 2: meridian.repl.v1.Ack
-	(*SenderMessage)(nil),    // 3: meridian.repl.v1.SenderMessage
-	(*Batch)(nil),            // 4: meridian.repl.v1.Batch
-	(*Heartbeat)(nil),        // 5: meridian.repl.v1.Heartbeat
-	(*Progress)(nil),         // 6: meridian.repl.v1.Progress
-	(*SnapshotRequired)(nil), // 7: meridian.repl.v1.SnapshotRequired
-	(*SnapshotRequest)(nil),  // 8: meridian.repl.v1.SnapshotRequest
-	(*SnapshotChunk)(nil),    // 9: meridian.repl.v1.SnapshotChunk
-	(*Item)(nil),             // 10: meridian.repl.v1.Item
+	(*PublishConflictsRequest)(nil),  // 0: meridian.repl.v1.PublishConflictsRequest
+	(*ConflictRecord)(nil),           // 1: meridian.repl.v1.ConflictRecord
+	(*PublishConflictsResponse)(nil), // 2: meridian.repl.v1.PublishConflictsResponse
+	(*ReceiverMessage)(nil),          // 3: meridian.repl.v1.ReceiverMessage
+	(*Subscribe)(nil),                // 4: meridian.repl.v1.Subscribe
+	(*Ack)(nil),                      // 5: meridian.repl.v1.Ack
+	(*SenderMessage)(nil),            // 6: meridian.repl.v1.SenderMessage
+	(*Batch)(nil),                    // 7: meridian.repl.v1.Batch
+	(*Heartbeat)(nil),                // 8: meridian.repl.v1.Heartbeat
+	(*Progress)(nil),                 // 9: meridian.repl.v1.Progress
+	(*SnapshotRequired)(nil),         // 10: meridian.repl.v1.SnapshotRequired
+	(*SnapshotRequest)(nil),          // 11: meridian.repl.v1.SnapshotRequest
+	(*SnapshotChunk)(nil),            // 12: meridian.repl.v1.SnapshotChunk
+	(*Item)(nil),                     // 13: meridian.repl.v1.Item
 }
 var file_repl_proto_depIdxs = []int32{
-	1,  // 0: meridian.repl.v1.ReceiverMessage.subscribe:type_name -> meridian.repl.v1.Subscribe
-	2,  // 1: meridian.repl.v1.ReceiverMessage.ack:type_name -> meridian.repl.v1.Ack
-	4,  // 2: meridian.repl.v1.SenderMessage.batch:type_name -> meridian.repl.v1.Batch
-	5,  // 3: meridian.repl.v1.SenderMessage.heartbeat:type_name -> meridian.repl.v1.Heartbeat
-	7,  // 4: meridian.repl.v1.SenderMessage.snapshot_required:type_name -> meridian.repl.v1.SnapshotRequired
-	6,  // 5: meridian.repl.v1.Batch.progress:type_name -> meridian.repl.v1.Progress
-	6,  // 6: meridian.repl.v1.Heartbeat.progress:type_name -> meridian.repl.v1.Progress
-	10, // 7: meridian.repl.v1.SnapshotChunk.items:type_name -> meridian.repl.v1.Item
-	0,  // 8: meridian.repl.v1.Replication.Subscribe:input_type -> meridian.repl.v1.ReceiverMessage
-	8,  // 9: meridian.repl.v1.Replication.Snapshot:input_type -> meridian.repl.v1.SnapshotRequest
-	3,  // 10: meridian.repl.v1.Replication.Subscribe:output_type -> meridian.repl.v1.SenderMessage
-	9,  // 11: meridian.repl.v1.Replication.Snapshot:output_type -> meridian.repl.v1.SnapshotChunk
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	1,  // 0: meridian.repl.v1.PublishConflictsRequest.records:type_name -> meridian.repl.v1.ConflictRecord
+	4,  // 1: meridian.repl.v1.ReceiverMessage.subscribe:type_name -> meridian.repl.v1.Subscribe
+	5,  // 2: meridian.repl.v1.ReceiverMessage.ack:type_name -> meridian.repl.v1.Ack
+	7,  // 3: meridian.repl.v1.SenderMessage.batch:type_name -> meridian.repl.v1.Batch
+	8,  // 4: meridian.repl.v1.SenderMessage.heartbeat:type_name -> meridian.repl.v1.Heartbeat
+	10, // 5: meridian.repl.v1.SenderMessage.snapshot_required:type_name -> meridian.repl.v1.SnapshotRequired
+	9,  // 6: meridian.repl.v1.Batch.progress:type_name -> meridian.repl.v1.Progress
+	9,  // 7: meridian.repl.v1.Heartbeat.progress:type_name -> meridian.repl.v1.Progress
+	13, // 8: meridian.repl.v1.SnapshotChunk.items:type_name -> meridian.repl.v1.Item
+	3,  // 9: meridian.repl.v1.Replication.Subscribe:input_type -> meridian.repl.v1.ReceiverMessage
+	11, // 10: meridian.repl.v1.Replication.Snapshot:input_type -> meridian.repl.v1.SnapshotRequest
+	0,  // 11: meridian.repl.v1.Replication.PublishConflicts:input_type -> meridian.repl.v1.PublishConflictsRequest
+	6,  // 12: meridian.repl.v1.Replication.Subscribe:output_type -> meridian.repl.v1.SenderMessage
+	12, // 13: meridian.repl.v1.Replication.Snapshot:output_type -> meridian.repl.v1.SnapshotChunk
+	2,  // 14: meridian.repl.v1.Replication.PublishConflicts:output_type -> meridian.repl.v1.PublishConflictsResponse
+	12, // [12:15] is the sub-list for method output_type
+	9,  // [9:12] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_repl_proto_init() }
@@ -823,11 +986,11 @@ func file_repl_proto_init() {
 	if File_repl_proto != nil {
 		return
 	}
-	file_repl_proto_msgTypes[0].OneofWrappers = []any{
+	file_repl_proto_msgTypes[3].OneofWrappers = []any{
 		(*ReceiverMessage_Subscribe)(nil),
 		(*ReceiverMessage_Ack)(nil),
 	}
-	file_repl_proto_msgTypes[3].OneofWrappers = []any{
+	file_repl_proto_msgTypes[6].OneofWrappers = []any{
 		(*SenderMessage_Batch)(nil),
 		(*SenderMessage_Heartbeat)(nil),
 		(*SenderMessage_SnapshotRequired)(nil),
@@ -838,7 +1001,7 @@ func file_repl_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_repl_proto_rawDesc), len(file_repl_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,8 +26,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Replication_Subscribe_FullMethodName = "/meridian.repl.v1.Replication/Subscribe"
-	Replication_Snapshot_FullMethodName  = "/meridian.repl.v1.Replication/Snapshot"
+	Replication_Subscribe_FullMethodName        = "/meridian.repl.v1.Replication/Subscribe"
+	Replication_Snapshot_FullMethodName         = "/meridian.repl.v1.Replication/Snapshot"
+	Replication_PublishConflicts_FullMethodName = "/meridian.repl.v1.Replication/PublishConflicts"
 )
 
 // ReplicationClient is the client API for Replication service.
@@ -45,6 +46,11 @@ type ReplicationClient interface {
 	// items. The chunk with last=true carries the LSN and epoch of the copy
 	// (earlier chunks may carry 0).
 	Snapshot(ctx context.Context, in *SnapshotRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SnapshotChunk], error)
+	// PublishConflicts: a deposed write region that returns after a failover
+	// sends the new write region one record per write of its that the
+	// failover removed (no surviving region held it), for the partition's
+	// conflicts feed. Idempotent by record id.
+	PublishConflicts(ctx context.Context, in *PublishConflictsRequest, opts ...grpc.CallOption) (*PublishConflictsResponse, error)
 }
 
 type replicationClient struct {
@@ -87,6 +93,16 @@ func (c *replicationClient) Snapshot(ctx context.Context, in *SnapshotRequest, o
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Replication_SnapshotClient = grpc.ServerStreamingClient[SnapshotChunk]
 
+func (c *replicationClient) PublishConflicts(ctx context.Context, in *PublishConflictsRequest, opts ...grpc.CallOption) (*PublishConflictsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishConflictsResponse)
+	err := c.cc.Invoke(ctx, Replication_PublishConflicts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReplicationServer is the server API for Replication service.
 // All implementations must embed UnimplementedReplicationServer
 // for forward compatibility.
@@ -102,6 +118,11 @@ type ReplicationServer interface {
 	// items. The chunk with last=true carries the LSN and epoch of the copy
 	// (earlier chunks may carry 0).
 	Snapshot(*SnapshotRequest, grpc.ServerStreamingServer[SnapshotChunk]) error
+	// PublishConflicts: a deposed write region that returns after a failover
+	// sends the new write region one record per write of its that the
+	// failover removed (no surviving region held it), for the partition's
+	// conflicts feed. Idempotent by record id.
+	PublishConflicts(context.Context, *PublishConflictsRequest) (*PublishConflictsResponse, error)
 	mustEmbedUnimplementedReplicationServer()
 }
 
@@ -117,6 +138,9 @@ func (UnimplementedReplicationServer) Subscribe(grpc.BidiStreamingServer[Receive
 }
 func (UnimplementedReplicationServer) Snapshot(*SnapshotRequest, grpc.ServerStreamingServer[SnapshotChunk]) error {
 	return status.Error(codes.Unimplemented, "method Snapshot not implemented")
+}
+func (UnimplementedReplicationServer) PublishConflicts(context.Context, *PublishConflictsRequest) (*PublishConflictsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PublishConflicts not implemented")
 }
 func (UnimplementedReplicationServer) mustEmbedUnimplementedReplicationServer() {}
 func (UnimplementedReplicationServer) testEmbeddedByValue()                     {}
@@ -157,13 +181,36 @@ func _Replication_Snapshot_Handler(srv interface{}, stream grpc.ServerStream) er
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Replication_SnapshotServer = grpc.ServerStreamingServer[SnapshotChunk]
 
+func _Replication_PublishConflicts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishConflictsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReplicationServer).PublishConflicts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Replication_PublishConflicts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReplicationServer).PublishConflicts(ctx, req.(*PublishConflictsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Replication_ServiceDesc is the grpc.ServiceDesc for Replication service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var Replication_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "meridian.repl.v1.Replication",
 	HandlerType: (*ReplicationServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "PublishConflicts",
+			Handler:    _Replication_PublishConflicts_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Subscribe",

@@ -9,10 +9,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/meridiandb/meridian/internal/admin"
 	"github.com/meridiandb/meridian/internal/server"
 	"github.com/meridiandb/meridian/internal/topology"
 	"github.com/meridiandb/meridian/internal/wan"
@@ -38,11 +40,87 @@ trips (West US-East US 60ms, West US-North Europe 140ms, East US-North Europe
 Flags:
 `
 
-// devAccount is a running dev account.
+// devAccount is a running dev account. It supervises its regions, so it
+// carries out the management API's outage drills (admin.Drills): kill a
+// region as a crash, restore it on its data.
 type devAccount struct {
-	topo    *topology.Topology
-	net     *wan.Network // nil with --rtt 0
+	topo *topology.Topology
+	net  *wan.Network // nil with --rtt 0
+	// mu guards servers (nil while a region is killed) and cfgs.
+	mu      sync.Mutex
 	servers []*server.Server
+	cfgs    []server.Config // each region's config, to restore it
+}
+
+var _ admin.Drills = (*devAccount)(nil)
+
+func (a *devAccount) index(region string) (int, error) {
+	for i, r := range a.topo.Regions {
+		if topology.Canonical(r.Name) == topology.Canonical(region) {
+			return i, nil
+		}
+	}
+	return -1, fmt.Errorf("no region %q", region)
+}
+
+// Kill crashes a region: its listeners close at once, requests in flight
+// are cut, its control-plane voter stops without handing leadership over.
+// Every acknowledged write was already synced.
+func (a *devAccount) Kill(_ context.Context, region string) error {
+	i, err := a.index(region)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	s := a.servers[i]
+	a.servers[i] = nil
+	a.mu.Unlock()
+	if s == nil {
+		return fmt.Errorf("region %q is already down", region)
+	}
+	// Asynchronously: the request that asked may be served by this region.
+	go func() { _ = s.Kill() }()
+	return nil
+}
+
+// Restore starts a killed region again on its data and addresses.
+func (a *devAccount) Restore(_ context.Context, region string) error {
+	i, err := a.index(region)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.servers[i] != nil {
+		return fmt.Errorf("region %q is not down", region)
+	}
+	cfg := a.cfgs[i]
+	r := a.topo.Regions[i]
+	var cl, pl net.Listener
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		// The killed server releases its ports as it finishes closing.
+		if cl, err = net.Listen("tcp", r.Endpoint); err == nil {
+			if pl, err = net.Listen("tcp", r.Peer); err == nil {
+				break
+			}
+			_ = cl.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("restore %q: %w", region, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cfg.Listener, cfg.PeerListener = cl, pl
+	s, err := server.New(cfg)
+	if err != nil {
+		_ = cl.Close()
+		_ = pl.Close()
+		return fmt.Errorf("restore %q: %w", region, err)
+	}
+	s.Start()
+	a.servers[i] = s
+	return nil
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -192,6 +270,8 @@ func startDev(topo *topology.Topology, base server.Config, rtt *time.Duration, s
 		cfg.DataDir = filepath.Join(base.DataDir, r.Name)
 		cfg.Listener, cfg.PeerListener = lns[i].client, lns[i].peer
 		cfg.WAN = acc.net
+		cfg.Drills = acc
+		acc.cfgs = append(acc.cfgs, cfg)
 		s, err := server.New(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("region %s: %w", r.Name, err) // the deferred cleanup closes lns[i] (again)
@@ -202,14 +282,29 @@ func startDev(topo *topology.Topology, base server.Config, rtt *time.Duration, s
 	for _, s := range acc.servers {
 		s.Start()
 	}
+	// Serve only once the control plane has elected a leader and the
+	// write region holds its write lease.
+	rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, s := range acc.servers {
+		if err = s.WaitReady(rctx); err != nil {
+			return nil, err
+		}
+	}
 	return acc, nil
 }
 
 // close stops every region at once, then the WAN.
 func (a *devAccount) close(ctx context.Context) error {
-	errs := make([]error, len(a.servers))
+	a.mu.Lock()
+	servers := slices.Clone(a.servers)
+	a.mu.Unlock()
+	errs := make([]error, len(servers))
 	var wg sync.WaitGroup
-	for i, s := range a.servers {
+	for i, s := range servers {
+		if s == nil {
+			continue
+		}
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = s.Close(ctx) }()
 	}
@@ -250,6 +345,7 @@ func printDev(w io.Writer, acc *devAccount, cfg server.Config) {
 		ep = " --endpoint " + s
 	}
 	fmt.Fprintf(w, "Manage it: meridian status%s; meridian region offline NAME; meridian partition --a A --b B; meridian heal\n", ep)
+	fmt.Fprintf(w, "Drill it:  meridian region kill NAME (a crash) · meridian region restore NAME · meridian failover --write-region NAME\n")
 	fmt.Fprintf(w, "Watch it:  %s_meridian/console (live topology, lag, drills)  ·  metrics at %smetrics\n",
 		acc.servers[0].Endpoint(), acc.servers[0].Endpoint())
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")

@@ -34,6 +34,9 @@ Usage:
   meridian serve     [flags]                 run one region (--topology FILE --region NAME: multi-region)
   meridian status    [flags]                 show every region's role and replication state
   meridian region    offline|online NAME     take a region offline (503 to clients) or back online
+  meridian region    kill|restore NAME       drill (meridian dev): crash a region, start it again
+  meridian failover  --write-region NAME     move the write region (planned: nothing is lost)
+  meridian witness   --topology FILE         run the data-less control-plane voter of a two-region account
   meridian link      --a A --b B --rtt 60ms  change the simulated WAN between two regions
   meridian partition --a A --b B             partition two regions
   meridian heal      [--a A --b B]           end simulated WAN partitions
@@ -71,6 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "torture":
 		return runTorture(ctx, args[1:], stdout, stderr)
+	case "failover":
+		return runFailover(ctx, args[1:], stdout, stderr)
+	case "witness":
+		return runWitness(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "meridian", version)
 		return nil

@@ -223,9 +223,15 @@ func TestServeTopologyReplicates(t *testing.T) {
 	topo := filepath.Join(dir, "topology.json")
 	require.NoError(t, os.WriteFile(topo, []byte(`{"writeRegion":"West US","regions":[`+strings.Join(regions, ",")+
 		`],"links":[{"a":"West US","b":"East US","rtt":"6ms"},{"a":"West US","b":"North Europe","rtt":"14ms"}]}`), 0o644))
+	var outs []*output
+	var dones []<-chan error
 	for _, name := range all {
 		out, _, done := start(t, "serve", "--topology", topo, "--region", strings.ToLower(name), "--log-level", "error")
 		out.waitFor(t, "serving at", done)
+		outs, dones = append(outs, out), append(dones, done)
+	}
+	for i := range outs {
+		outs[i].waitFor(t, "ready: control plane up", dones[i])
 	}
 	url := func(i int, path string) string { return "http://" + addrs[i] + path }
 

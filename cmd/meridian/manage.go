@@ -178,11 +178,17 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-const regionUsage = `Usage: meridian region offline|online NAME [--endpoint URL] [--key KEY]
+const regionUsage = `Usage: meridian region offline|online|kill|restore NAME [--endpoint URL] [--key KEY]
 
-Takes a region offline (it answers 503 ServiceUnavailable to every client
-request but keeps replicating) or brings it back. The request goes to the
-named region's own endpoint, learned from --endpoint.
+offline/online: takes a region offline (it answers 503 ServiceUnavailable to
+every client request but keeps replicating) or brings it back. The request
+goes to the named region's own endpoint, learned from --endpoint.
+
+kill/restore (meridian dev): crashes a region — listeners cut, no drain, no
+control-plane hand-over; if it was the write region the others fail over
+once the failover timeout passes — and starts it again on its data, when it
+rejoins as a read region. Sent to --endpoint, which must be another region
+than the one killed or restored.
 
 Flags:
 `
@@ -193,9 +199,9 @@ func runRegion(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 || (pos[0] != "offline" && pos[0] != "online") {
+	if len(pos) != 2 || (pos[0] != "offline" && pos[0] != "online" && pos[0] != "kill" && pos[0] != "restore") {
 		fs.Usage()
-		return errors.New(`region: want "offline NAME" or "online NAME"`)
+		return errors.New(`region: want "offline NAME", "online NAME", "kill NAME" or "restore NAME"`)
 	}
 	c, err := cf.client()
 	if err != nil {
@@ -210,6 +216,17 @@ func runRegion(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	var st admin.RegionState
+	if pos[0] == "kill" || pos[0] == "restore" {
+		if err := c.do(ctx, http.MethodPost, c.endpoint, []string{"_meridian", "regions", r.Name, pos[0]}, nil, &st); err != nil {
+			return fmt.Errorf("%s %s: %w", pos[0], r.Name, err)
+		}
+		if st.Down {
+			fmt.Fprintf(stdout, "%s is down (crashed); restore it with: meridian region restore %q\n", st.Region, st.Region)
+		} else {
+			fmt.Fprintf(stdout, "%s restarted; it rejoins as a read region\n", st.Region)
+		}
+		return nil
+	}
 	if err := c.do(ctx, http.MethodPost, r.Endpoint, []string{"_meridian", "regions", r.Name, pos[0]}, nil, &st); err != nil {
 		return fmt.Errorf("%s: %w", r.Name, err)
 	}

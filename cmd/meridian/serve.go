@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meridiandb/meridian/internal/auth"
+	"github.com/meridiandb/meridian/internal/region"
 	"github.com/meridiandb/meridian/internal/server"
 	"github.com/meridiandb/meridian/internal/session"
 	"github.com/meridiandb/meridian/internal/topology"
@@ -23,6 +24,7 @@ type accountFlags struct {
 	stalenessK, stalenessT                 int64
 	sessionWait                            time.Duration
 	spaceReserve                           int64
+	failoverTimeout                        time.Duration
 }
 
 func (f *accountFlags) register(fs *flag.FlagSet, defaultData string) {
@@ -37,6 +39,8 @@ func (f *accountFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.DurationVar(&f.sessionWait, "session-wait", 5*time.Second, "how long a session read waits for replication before 404/1002")
 	fs.Int64Var(&f.spaceReserve, "space-reserve", 0, "free bytes on the data volume below which writes are refused with 507 (0: 2 memtables + 64 MiB; -1: off)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&f.failoverTimeout, "failover-timeout", 3*time.Second,
+		"multi-region: how long the write region may be unreachable before the others fail over (0: automatic failover off)")
 }
 
 func (f *accountFlags) logger(stderr io.Writer) (*slog.Logger, error) {
@@ -57,11 +61,18 @@ func (f *accountFlags) config(stderr io.Writer) (server.Config, error) {
 	if err != nil {
 		return server.Config{}, err
 	}
+	detect := f.failoverTimeout
+	switch {
+	case detect < 0:
+		return server.Config{}, errors.New("--failover-timeout must not be negative")
+	case detect == 0:
+		detect = -1 // off
+	}
 	return server.Config{
 		DataDir: f.data, Key: f.key, ReadOnlyKey: f.readOnlyKey,
 		TLSCert: f.tlsCert, TLSKey: f.tlsKey, Consistency: lvl,
 		MaxStalenessPrefix: f.stalenessK, MaxIntervalSeconds: f.stalenessT, SessionWait: f.sessionWait, SpaceReserve: f.spaceReserve,
-		Logger: logger,
+		Logger: logger, Control: region.ControlConfig{DetectTimeout: detect},
 	}, nil
 }
 
@@ -89,6 +100,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	regionName := fs.String("region", "West US", "region name (with --topology: one of the file's regions)")
 	topoPath := fs.String("topology", "", "topology file (JSON) of a multi-region account")
 	useWAN := fs.Bool("wan", true, "with --topology: route the connections this region dials through a simulated WAN")
+	clockOffset := testClockOffsetFlag(fs) // hidden, test only (clock skew, torture F11)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,6 +112,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg.Region = *regionName
+	cfg.Clock = func() time.Time { return time.Now().Add(*clockOffset) }
 	var network *wan.Network
 	if *topoPath == "" {
 		cfg.Listen = *listen
@@ -143,6 +156,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	s.Start()
 	fmt.Fprintf(stdout, "region %q serving at %s\n", cfg.Region, s.Endpoint())
+	if cfg.Topology != nil && len(cfg.Topology.Regions) > 1 {
+		// A multi-region account serves its roles once the control plane
+		// (a majority of the regions) is up: say when.
+		go func() {
+			if err := s.WaitReady(ctx); err == nil {
+				fmt.Fprintf(stdout, "region %q ready: control plane up, write region %q\n", cfg.Region, s.Region().WriteRegion())
+			}
+		}()
+	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -6,6 +6,7 @@
 package admin
 
 import (
+	"context"
 	"time"
 
 	"github.com/meridiandb/meridian/internal/topology"
@@ -38,6 +39,38 @@ type Status struct {
 	// pair of regions.
 	WAN   bool   `json:"wan"`
 	Links []Link `json:"links,omitempty"`
+	// Epoch is the account epoch this region adopted (the session-token
+	// version); it grows by one with every failover.
+	Epoch int64 `json:"epoch,omitempty"`
+	// Failover is the phase of the failover in progress ("" if none).
+	Failover string `json:"failover,omitempty"`
+	// Control is the control plane's view, when this region has one.
+	Control *ControlInfo `json:"control,omitempty"`
+}
+
+// ControlInfo is the control plane as a region sees it.
+type ControlInfo struct {
+	// Leader is the Raft leader's region ("" if none is known).
+	Leader string `json:"leader"`
+	// Regions maps each region to its control-plane status (Healthy,
+	// FencedOut, ...).
+	Regions map[string]string `json:"regions"`
+	// Failovers lists past failovers, oldest first.
+	Failovers []FailoverInfo `json:"failovers,omitempty"`
+}
+
+// FailoverInfo summarizes one failover.
+type FailoverInfo struct {
+	Kind       string    `json:"kind"`
+	Epoch      int64     `json:"epoch"`
+	Deposed    string    `json:"deposed"`
+	Target     string    `json:"target"`
+	Reason     string    `json:"reason,omitempty"`
+	FencedAt   time.Time `json:"fencedAt"`
+	PromotedAt time.Time `json:"promotedAt"`
+	// LostWrites counts the log entries the failover removed (known once
+	// the deposed region rejoined).
+	LostWrites int64 `json:"lostWrites"`
 }
 
 // RegionInfo is one region of the account as the topology describes it.
@@ -138,6 +171,22 @@ type LinkChange struct {
 type RegionState struct {
 	Region  string `json:"region"`
 	Offline bool   `json:"offline"`
+	// Down is true while the region is killed by a drill (meridian dev).
+	Down bool `json:"down,omitempty"`
+}
+
+// FailoverRequest is the body of POST /_meridian/failover: move the write
+// region (every region healthy; nothing is lost).
+type FailoverRequest struct {
+	WriteRegion string `json:"writeRegion"`
+}
+
+// Drills is the region-outage drill hook of a process that supervises its
+// regions (meridian dev): Kill crashes a region (no drain, no hand-over),
+// Restore starts it again on its data.
+type Drills interface {
+	Kill(ctx context.Context, region string) error
+	Restore(ctx context.Context, region string) error
 }
 
 // Links is the answer to POST /_meridian/links and /_meridian/heal: the

@@ -24,6 +24,7 @@ const (
 	KindSetConsistency  CommandKind = "SetConsistency"
 	KindAddRegion       CommandKind = "AddRegion"
 	KindRemoveRegion    CommandKind = "RemoveRegion"
+	KindReport          CommandKind = "Report"
 )
 
 // Command is a deterministic change of State. It carries everything Apply
@@ -117,6 +118,17 @@ type Rejoin struct {
 	At        time.Time           `json:"at"`
 }
 
+// Report records a region's final progress for the failover in progress
+// (§5.5 step 2): what it holds durably per partition once it adopted the
+// fence's epoch. The leader's driver waits for the reports ChooseTarget
+// (or DrainPlan) needs. A region may report again (the latest counts); a
+// report at another epoch than the failover's is refused.
+type Report struct {
+	Region   string         `json:"region"`
+	Progress RegionProgress `json:"progress"`
+	At       time.Time      `json:"at"`
+}
+
 // SetConsistency changes the default consistency policy. Strong is refused
 // for multi-write accounts.
 type SetConsistency struct {
@@ -143,6 +155,7 @@ func (ManualFailover) Kind() CommandKind  { return KindManualFailover }
 func (CancelFailover) Kind() CommandKind  { return KindCancelFailover }
 func (SetRegionStatus) Kind() CommandKind { return KindSetRegionStatus }
 func (Rejoin) Kind() CommandKind          { return KindRejoin }
+func (Report) Kind() CommandKind          { return KindReport }
 func (SetConsistency) Kind() CommandKind  { return KindSetConsistency }
 func (AddRegion) Kind() CommandKind       { return KindAddRegion }
 func (RemoveRegion) Kind() CommandKind    { return KindRemoveRegion }
@@ -187,6 +200,8 @@ func Decode(b []byte) (Command, error) {
 		cmd = &SetRegionStatus{}
 	case KindRejoin:
 		cmd = &Rejoin{}
+	case KindReport:
+		cmd = &Report{}
 	case KindSetConsistency:
 		cmd = &SetConsistency{}
 	case KindAddRegion:
@@ -219,6 +234,8 @@ func deref(c Command) Command {
 	case *SetRegionStatus:
 		return *c
 	case *Rejoin:
+		return *c
+	case *Report:
 		return *c
 	case *SetConsistency:
 		return *c
@@ -268,6 +285,8 @@ func (s *State) Apply(cmd Command) (Result, error) {
 		res, err = next.setRegionStatus(c)
 	case Rejoin:
 		res, err = next.rejoin(c)
+	case Report:
+		res, err = next.report(c)
 	case SetConsistency:
 		res, err = next.setConsistency(c)
 	case AddRegion:
@@ -626,6 +645,31 @@ func (s *State) rejoin(c Rejoin) (Result, error) {
 	rec.RejoinedAt = at
 	s.setStatus(r.Name, StatusHealthy, at)
 	return Result{}, nil
+}
+
+func (s *State) report(c Report) (Result, error) {
+	r, err := s.need(c.Region)
+	if err != nil {
+		return Result{}, err
+	}
+	f := s.Failover
+	switch {
+	case f == nil || (f.Phase != PhaseFenced && f.Phase != PhaseCatchingUp):
+		return Result{}, fmt.Errorf("%w: no fenced failover is waiting for reports", ErrTransition)
+	case c.Progress.Epoch != f.Epoch:
+		return Result{}, fmt.Errorf("%w: %q reported at epoch %d, the failover's is %d", ErrStaleEpoch, r.Name, c.Progress.Epoch, f.Epoch)
+	}
+	for p, pp := range c.Progress.Partitions {
+		if pp.Durable < 0 || pp.LastEpoch < 0 || pp.LastEpoch > f.Epoch || (pp.Durable > 0) != (pp.LastEpoch > 0) {
+			return Result{}, fmt.Errorf("%w: partition %d: bad progress %+v", ErrInvalid, p, pp)
+		}
+	}
+	// Copy on write: the map is shared with clones of the previous state.
+	m := make(map[string]RegionProgress, len(f.Reports)+1)
+	maps.Copy(m, f.Reports)
+	m[r.Name] = RegionProgress{Epoch: c.Progress.Epoch, Partitions: maps.Clone(c.Progress.Partitions)}
+	f.Reports = m
+	return Result{Phase: f.Phase}, nil
 }
 
 func (s *State) setConsistency(c SetConsistency) (Result, error) {

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -339,5 +340,44 @@ func TestNew(t *testing.T) {
 			_, err := New(c)
 			requireIs(t, err, ErrInvalid)
 		})
+	}
+}
+
+func TestReportDuringFailover(t *testing.T) {
+	s := newABC(t)
+	at := t0.Add(time.Minute)
+	prog := RegionProgress{Epoch: 2, Partitions: map[uint64]PartProgress{1: {Durable: 7, LastEpoch: 1}}}
+	if _, err := s.Apply(Report{Region: "B", Progress: prog, At: at}); !errors.Is(err, ErrTransition) {
+		t.Fatalf("a report without a failover: %v", err)
+	}
+	mustApply(t, s, Fence{Epoch: 2, Deposed: "A", At: at})
+	if _, err := s.Apply(Report{Region: "B", Progress: RegionProgress{Epoch: 1, Partitions: prog.Partitions}, At: at}); !errors.Is(err, ErrStaleEpoch) {
+		t.Fatalf("a report at the old epoch: %v", err)
+	}
+	if _, err := s.Apply(Report{Region: "B", Progress: RegionProgress{Epoch: 2, Partitions: map[uint64]PartProgress{1: {Durable: 7}}}, At: at}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a report with an LSN but no epoch: %v", err)
+	}
+	if _, err := s.Apply(Report{Region: "Mars", Progress: prog, At: at}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a report from an unknown region: %v", err)
+	}
+	mustApply(t, s, Report{Region: "B", Progress: prog, At: at})
+	if got := s.Failover.Reports["B"].Partitions[1].Durable; got != 7 {
+		t.Fatalf("report not recorded: %+v", s.Failover.Reports)
+	}
+	if u := Unreported(s, s.Failover.Reports); len(u) != 1 || u[0] != "C" {
+		t.Fatalf("unreported %v", u)
+	}
+	// Encoded and decoded like every command.
+	b, err := Encode(Report{Region: "C", Progress: prog, At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, s, cmd)
+	if u := Unreported(s, s.Failover.Reports); len(u) != 0 {
+		t.Fatalf("unreported %v", u)
 	}
 }

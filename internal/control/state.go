@@ -198,6 +198,9 @@ type Failover struct {
 	Truncated   map[uint64]LSNRange `json:"truncated,omitempty"`
 	BelowCommit map[uint64]LSNRange `json:"belowCommit,omitempty"`
 	RejoinedAt  time.Time           `json:"rejoinedAt,omitzero"`
+	// Reports holds each region's latest report for this failover
+	// (Report commands), the driver's input to ChooseTarget and DrainPlan.
+	Reports map[string]RegionProgress `json:"reports,omitempty"`
 }
 
 // LostWrites is the number of log entries the failover is known to have

@@ -20,6 +20,9 @@ import (
 //	POST /_meridian/regions/{name}/online     serve again
 //	POST /_meridian/links                     change a WAN link (admin.LinkChange)
 //	POST /_meridian/heal                      end every WAN partition
+//	POST /_meridian/failover                  move the write region (admin.FailoverRequest)
+//	POST /_meridian/regions/{name}/kill       drill: crash a region (meridian dev)
+//	POST /_meridian/regions/{name}/restore    drill: start a killed region again
 //
 // Every route needs the master key: the client signs resource type "" and
 // resource link "_meridian/<rest of the unescaped path>"; the read-only key
@@ -43,6 +46,11 @@ type Admin interface {
 	ChangeLink(ctx context.Context, ch admin.LinkChange) (admin.Links, error)
 	// Heal ends every partition of the simulated WAN.
 	Heal(ctx context.Context) (admin.Links, error)
+	// Failover moves the write region to writeRegion with every region
+	// healthy (drain, then switch) and returns the status afterwards.
+	Failover(ctx context.Context, writeRegion string) (admin.Status, error)
+	// Drill kills ("kill") or restores ("restore") a region.
+	Drill(ctx context.Context, region, action string) (admin.RegionState, error)
 }
 
 // checkOnline refuses a data-plane request while the region is offline.
@@ -80,6 +88,10 @@ func (h *Handler) routeAdmin(c *call) (endpoint, error) {
 		return ep(http.MethodPost, func(c *call) error { return h.adminSetOffline(c, segs[2], true) })
 	case n == 4 && segs[1] == "regions" && segs[3] == "online":
 		return ep(http.MethodPost, func(c *call) error { return h.adminSetOffline(c, segs[2], false) })
+	case n == 4 && segs[1] == "regions" && (segs[3] == "kill" || segs[3] == "restore"):
+		return ep(http.MethodPost, func(c *call) error { return h.adminDrill(c, segs[2], segs[3]) })
+	case n == 2 && segs[1] == "failover":
+		return ep(http.MethodPost, h.adminFailover)
 	}
 	return endpoint{}, errorf(resource.KindNotFound, "The management path %q does not exist.", c.r.URL.EscapedPath())
 }
@@ -112,6 +124,32 @@ func (h *Handler) adminStatus(c *call) error {
 
 func (h *Handler) adminSetOffline(c *call, region string, offline bool) error {
 	st, err := h.cfg.Admin.SetOffline(c.ctx, region, offline)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, st)
+}
+
+func (h *Handler) adminDrill(c *call, region, action string) error {
+	st, err := h.cfg.Admin.Drill(c.ctx, region, action)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, st)
+}
+
+func (h *Handler) adminFailover(c *call) error {
+	body, err := h.readBody(c)
+	if err != nil {
+		return err
+	}
+	var req admin.FailoverRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || req.WriteRegion == "" {
+		return resource.BadRequestf(`The failover request is not valid: send {"writeRegion":"East US"}.`)
+	}
+	st, err := h.cfg.Admin.Failover(c.ctx, req.WriteRegion)
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,16 @@ func (f *fakeAdmin) Heal(context.Context) (admin.Links, error) {
 	return admin.Links{Region: "West US", WAN: true}, nil
 }
 
+func (f *fakeAdmin) Failover(_ context.Context, writeRegion string) (admin.Status, error) {
+	f.calls = append(f.calls, "Failover "+writeRegion)
+	return admin.Status{Region: "West US", WriteRegion: writeRegion, Epoch: 2}, nil
+}
+
+func (f *fakeAdmin) Drill(_ context.Context, region, action string) (admin.RegionState, error) {
+	f.calls = append(f.calls, action+" "+region)
+	return admin.RegionState{Region: region, Down: action == "kill"}, nil
+}
+
 func newAdminEnv(t *testing.T) (*testEnv, *fakeAdmin) {
 	fa := &fakeAdmin{}
 	return newEnv(t, func(c *Config) { c.Admin = fa }), fa
@@ -159,4 +169,30 @@ func TestOfflineRefusesDataPlane(t *testing.T) {
 	wantStatus(t, e.do(req{method: "GET", path: "/_meridian/status", link: "_meridian/status"}), http.StatusOK)
 	wantStatus(t, e.do(req{method: "POST", path: "/_meridian/regions/West%20US/online", link: "_meridian/regions/West US/online"}), http.StatusOK)
 	wantStatus(t, e.do(req{method: "GET", path: "/dbs/db", resType: "dbs", link: "dbs/db"}), http.StatusOK)
+}
+
+func TestAdminFailoverAndDrills(t *testing.T) {
+	e, fa := newAdminEnv(t)
+	w := e.do(req{method: "POST", path: "/_meridian/failover", link: "_meridian/failover", body: `{"writeRegion":"East US"}`})
+	wantStatus(t, w, http.StatusOK)
+	var st admin.Status
+	if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil || st.WriteRegion != "East US" || st.Epoch != 2 {
+		t.Fatalf("failover body %s (%v)", w.Body.String(), err)
+	}
+	for _, bad := range []string{``, `{}`, `{"writeRegion":""}`, `{"writeRegion":"East US","x":1}`, `[`} {
+		wantError(t, e.do(req{method: "POST", path: "/_meridian/failover", link: "_meridian/failover", body: bad}), http.StatusBadRequest, 0, "BadRequest")
+	}
+	wantError(t, e.do(req{method: "GET", path: "/_meridian/failover", link: "_meridian/failover"}), http.StatusMethodNotAllowed, 0, "MethodNotAllowed")
+	wantStatus(t, e.do(req{method: "POST", path: "/_meridian/regions/West%20US/kill", link: "_meridian/regions/West US/kill"}), http.StatusOK)
+	wantStatus(t, e.do(req{method: "POST", path: "/_meridian/regions/West%20US/restore", link: "_meridian/regions/West US/restore"}), http.StatusOK)
+	wantError(t, e.do(req{method: "POST", path: "/_meridian/regions/West%20US/kill", link: "_meridian/regions/West US/kill", key: roKey}), http.StatusForbidden, 0, "Forbidden")
+	want := []string{"Failover East US", "kill West US", "restore West US"}
+	if len(fa.calls) != len(want) {
+		t.Fatalf("calls %v, want %v", fa.calls, want)
+	}
+	for i := range want {
+		if fa.calls[i] != want[i] {
+			t.Fatalf("calls %v, want %v", fa.calls, want)
+		}
+	}
 }

@@ -3,7 +3,11 @@ package partition
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"time"
 
+	"github.com/meridiandb/meridian/internal/pkey"
+	"github.com/meridiandb/meridian/internal/replog"
 	"github.com/meridiandb/meridian/internal/storage"
 )
 
@@ -62,4 +66,85 @@ func (p *Partition) Conflicts(ctx context.Context) ([]json.RawMessage, error) {
 	}
 	p.awaitDurable(p.Horizon())
 	return out, err
+}
+
+// UnreplicatedConflicts reads the entries [from, to] of this replica's log
+// — the suffix a failover truncated because no surviving region held it
+// (control.Divergence) — and returns one conflicts-feed record per item
+// change in them, for the new write region to publish. A record's id is
+// "<epoch>-<lsn>-<op>", so publishing it again is a no-op: each lost write
+// reaches the feed exactly once. origin names this region in the records.
+func (p *Partition) UnreplicatedConflicts(from, to int64, origin string) ([]Conflict, error) {
+	var out []Conflict
+	var bad error
+	next := from
+	err := p.ReadLog(from-1, int(to-from+1), func(e *replog.Entry) bool {
+		if e.LSN > to {
+			return false
+		}
+		if e.LSN != next {
+			bad = fmt.Errorf("partition %d: log holds %d where %d was expected (trimmed?)", p.cfg.ID, e.LSN, next)
+			return false
+		}
+		next++
+		for i, op := range e.Ops {
+			if op.Kind != replog.OpPut && op.Kind != replog.OpDelete {
+				continue // conflicts-feed changes are not item writes
+			}
+			c, err := conflictRecord(e, i, op, origin, p.Info().CollRID)
+			if err != nil {
+				bad = fmt.Errorf("partition %d entry %d: %w", p.cfg.ID, e.LSN, err)
+				return false
+			}
+			out = append(out, c)
+		}
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	if err == nil && next != to+1 {
+		err = fmt.Errorf("partition %d: log ends at %d, before the suffix end %d", p.cfg.ID, next-1, to)
+	}
+	return out, err
+}
+
+// conflictRecord renders one lost item change in the shape of a Cosmos DB
+// conflict resource (resourceType, operationType, resourceId, content as a
+// JSON string), plus a "meridian" member saying where it came from.
+func conflictRecord(e *replog.Entry, i int, op replog.Op, origin, collRID string) (Conflict, error) {
+	_, idBytes, err := pkey.Split(op.Key)
+	if err != nil {
+		return Conflict{}, err
+	}
+	id := fmt.Sprintf("%d-%d-%d", e.Epoch, e.LSN, i)
+	rec := map[string]any{
+		"id":           id,
+		"_rid":         collRID,
+		"resourceType": "document",
+		"resourceId":   string(idBytes),
+		"_ts":          e.TS / int64(time.Second),
+		"_self":        "",
+		"_etag":        fmt.Sprintf("%q", id),
+		"meridian": map[string]any{
+			"reason": "unreplicated write of a deposed write region, removed by failover",
+			"region": origin, "epoch": e.Epoch, "lsn": e.LSN,
+		},
+	}
+	if op.Kind == replog.OpDelete {
+		rec["operationType"] = "delete"
+		rec["content"] = ""
+	} else {
+		v, err := decodeVersion(op.Value)
+		if err != nil {
+			return Conflict{}, err
+		}
+		rec["operationType"] = "replace"
+		rec["content"] = string(v.JSON)
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return Conflict{}, err
+	}
+	return Conflict{ID: id, JSON: b}, nil
 }

@@ -101,6 +101,9 @@ type Partition struct {
 	horizon  atomic.Int64
 	epoch    atomic.Int64 // current write epoch
 	writable atomic.Bool  // local writes accepted (this region is the write region)
+	// writeEpoch is the epoch local writes are numbered in once promoted
+	// (0: the epoch of the last entry).
+	writeEpoch atomic.Int64
 
 	// notifyMu guards notify, a channel closed (and replaced) whenever
 	// applied advances.

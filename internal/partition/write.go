@@ -86,6 +86,10 @@ type request struct {
 	apply   []*replog.Entry
 	install *install
 	applied chan error // buffered(1), for apply and install requests
+
+	// flush, when set, makes this a fence request (Fence): closed once
+	// every group queued before it is durable and answered.
+	flush chan struct{}
 }
 
 // Write runs one operation and returns when it is durable.
@@ -157,12 +161,12 @@ func (p *Partition) runWriter() {
 			p.drainClosed()
 			return
 		}
-		var inst *request // an install runs alone, after the group before it
+		var inst *request // an install or a flush runs alone, after the group before it
 	drain:
-		for len(group) < p.cfg.MaxGroup && group[0].install == nil {
+		for len(group) < p.cfg.MaxGroup && group[0].install == nil && group[0].flush == nil {
 			select {
 			case r := <-p.reqs:
-				if r.install != nil {
+				if r.install != nil || r.flush != nil {
 					inst = r
 					break drain
 				}
@@ -171,7 +175,7 @@ func (p *Partition) runWriter() {
 				break drain
 			}
 		}
-		if group[0].install != nil {
+		if group[0].install != nil || group[0].flush != nil {
 			inst, group = group[0], group[:0]
 		}
 		if len(group) > 0 {
@@ -186,6 +190,10 @@ func (p *Partition) runWriter() {
 			barrier := make(chan struct{})
 			fin <- &pending{barrier: barrier}
 			<-barrier
+			if inst.flush != nil {
+				close(inst.flush)
+				continue
+			}
 			err := p.runInstall(inst.install)
 			if err == nil {
 				p.lastLSN, p.lastEpoch = inst.install.lsn, inst.install.epoch
@@ -227,6 +235,7 @@ func (p *Partition) finish(pd *pending) {
 		}
 		pd.batch.Close()
 		if err == nil {
+			fpAfterSync.Hit()
 			p.epoch.Store(pd.epoch)
 			p.publish(pd.lsn)
 			if replicated := appliedEntries(pd.group, pd.entries); len(replicated) > 0 {
@@ -265,6 +274,9 @@ func (p *Partition) drainClosed() {
 	for {
 		select {
 		case r := <-p.reqs:
+			if r.flush != nil {
+				continue // Fence returns on p.ctx
+			}
 			if r.apply != nil || r.install != nil {
 				r.applied <- ErrClosed
 				continue
@@ -326,6 +338,10 @@ func (p *Partition) prepare(group []*request) *pending {
 	ov := make(overlay)
 	lsn := p.lastLSN
 	epoch := p.lastEpoch
+	writable := p.writable.Load()
+	if we := p.writeEpoch.Load(); writable && we > epoch {
+		epoch = we // the first local write of a new epoch
+	}
 	var entries []*replog.Entry
 	var allChanges [][]change
 	results := make([][]Result, len(group))
@@ -344,6 +360,13 @@ func (p *Partition) prepare(group []*request) *pending {
 		if err := r.ctx.Err(); err != nil {
 			for i := range results[gi] {
 				results[gi][i].Err = resource.Errorf(resource.KindRequestTimeout, "The request was cancelled before it was applied: %w", err)
+			}
+			continue
+		}
+		if !writable {
+			// Fenced while the request was queued (a failover began).
+			for i := range results[gi] {
+				results[gi][i].Err = resource.ErrWriteForbidden
 			}
 			continue
 		}
@@ -443,6 +466,7 @@ func (p *Partition) prepare(group []*request) *pending {
 		// Readers may see the batch as soon as it is applied: raise the
 		// horizon first (reads wait until what they saw is durable).
 		p.horizon.Store(lsn)
+		fpBeforeSync.Hit()
 		pd.wait, pd.err = b.CommitAsync()
 		if pd.err != nil {
 			p.horizon.Store(p.lastLSN)

@@ -123,19 +123,27 @@ func decodeFloat(u uint64) float64 {
 // internal error (500) otherwise: encodings come from storage, so a failure
 // means corruption. The result is non-nil.
 func Decode(b []byte) (Key, error) {
+	k, rest, err := Split(b)
+	if err == nil && len(rest) != 0 {
+		return nil, decodeErr(b, "trailing bytes after end of key")
+	}
+	return k, err
+}
+
+// Split decodes the encoded key at the start of b (as Decode) and returns
+// the bytes after it: an item's storage key is its encoded partition key
+// followed by its id.
+func Split(b []byte) (Key, []byte, error) {
 	k := Key{}
 	for i := 0; ; {
 		if i >= len(b) {
-			return nil, decodeErr(b, "missing end-of-key byte")
+			return nil, nil, decodeErr(b, "missing end-of-key byte")
 		}
 		tag := b[i]
 		i++
 		switch tag {
 		case tagEnd:
-			if i != len(b) {
-				return nil, decodeErr(b, "trailing bytes after end of key")
-			}
-			return k, nil
+			return k, b[i:], nil
 		case tagUndefined:
 			k = append(k, Undefined{})
 		case tagNull:
@@ -146,24 +154,24 @@ func Decode(b []byte) (Key, error) {
 			k = append(k, true)
 		case tagNumber:
 			if len(b)-i < 8 {
-				return nil, decodeErr(b, "truncated number")
+				return nil, nil, decodeErr(b, "truncated number")
 			}
 			u := binary.BigEndian.Uint64(b[i:])
 			i += 8
 			f := decodeFloat(u)
 			if encodeFloat(normFloat(f)) != u {
-				return nil, decodeErr(b, "non-canonical number")
+				return nil, nil, decodeErr(b, "non-canonical number")
 			}
 			k = append(k, f)
 		case tagString:
 			s, n, ok := unescape(b[i:])
 			if !ok {
-				return nil, decodeErr(b, "malformed string")
+				return nil, nil, decodeErr(b, "malformed string")
 			}
 			i += n
 			k = append(k, s)
 		default:
-			return nil, decodeErr(b, fmt.Sprintf("unknown component tag 0x%02x", tag))
+			return nil, nil, decodeErr(b, fmt.Sprintf("unknown component tag 0x%02x", tag))
 		}
 	}
 }

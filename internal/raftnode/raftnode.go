@@ -667,6 +667,34 @@ func (n *Node) HasLease(d time.Duration) bool {
 	return false
 }
 
+// TransferLeadership hands leadership to the voter id at addr (id "": to
+// the most up-to-date other voter); leader only. The write region asks for it so that it leads the control plane:
+// its write lease then depends on a majority of voters, not on one other
+// region staying up.
+func (n *Node) TransferLeadership(ctx context.Context, id, addr string) error {
+	r := n.raft.Load()
+	if r == nil {
+		return ErrNotStarted
+	}
+	if r.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	var f raft.Future
+	if id == "" {
+		f = r.LeadershipTransfer() // to the most up-to-date voter
+	} else {
+		f = r.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr))
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // LeadershipChanges delivers whether this node is the leader each time
 // that changes. It has one buffered slot holding the latest value:
 // a slow reader misses intermediate flips, never the current state. One
@@ -734,7 +762,7 @@ func (n *Node) Close(ctx context.Context) error {
 	defer close(n.closeDone)
 
 	r := n.raft.Load()
-	if r != nil && r.State() == raft.Leader && len(voters) > 1 {
+	if r != nil && r.State() == raft.Leader && len(voters) > 1 && ctx.Err() == nil {
 		done := make(chan error, 1)
 		f := r.LeadershipTransfer()
 		n.wg.Add(1) // Close itself waits below, so this cannot race wg.Wait

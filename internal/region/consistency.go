@@ -140,7 +140,7 @@ func (r *Region) afterWrite(ctx context.Context, p *partition.Partition, lsn int
 	}
 	var wait []string
 	n := 0
-	tok := session.Format(rangeID, session.Token{Version: p.Epoch(), GlobalLSN: lsn})
+	tok := session.Format(rangeID, session.Token{Version: r.view.Load().epoch, GlobalLSN: lsn})
 	switch {
 	case r.level == session.Strong && len(r.topo.Regions) > 1:
 		acked, missing, err := r.strongCommit(ctx, pid, lsn, p.Applied())
@@ -233,7 +233,7 @@ func (r *Region) readBarrier(ctx context.Context, level session.Level, p *partit
 		}
 		wctx, cancel := context.WithTimeout(ctx, r.cfg.SyncTimeout)
 		defer cancel()
-		if r.isWriter() {
+		if r.isWriteRegion() {
 			if r.tracker.Committed(pid) >= itemLSN {
 				return nil
 			}
@@ -257,7 +257,7 @@ func (r *Region) readBarrier(ctx context.Context, level session.Level, p *partit
 			return r.unavailable(ctx, why)
 		}
 	case session.BoundedStaleness:
-		if r.isWriter() || r.recv == nil {
+		if r.isWriteRegion() || r.recv == nil {
 			return nil
 		}
 		pr, ok := r.recv.Progress(pid)
@@ -307,7 +307,7 @@ func (r *Region) awaitStrongReadable(ctx context.Context, pid uint64, p *partiti
 // and caught up with the quorum change — otherwise what it reads may miss
 // writes committed while it was out of the quorum.
 func (r *Region) strongPrecheck(ctx context.Context, level session.Level, p *partition.Partition) error {
-	if level != session.Strong || r.isWriter() || r.recv == nil || len(r.topo.Regions) < 2 {
+	if level != session.Strong || r.isWriteRegion() || r.recv == nil || len(r.topo.Regions) < 2 {
 		return nil
 	}
 	actx, cancel := context.WithTimeout(ctx, 2*r.cfg.QuorumLease)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/meridiandb/meridian/internal/catalog"
+	"github.com/meridiandb/meridian/internal/control"
 	"github.com/meridiandb/meridian/internal/document"
 	"github.com/meridiandb/meridian/internal/httpapi"
 	"github.com/meridiandb/meridian/internal/partition"
@@ -55,38 +57,63 @@ func progress(p *partition.Partition) session.Token {
 
 // awaitSession holds a read until p has applied everything the request's
 // session token covers, for at most SessionWait; then it answers 404/1002.
-// It never lets a read see data older than the token.
+// It never lets a read see data older than the token. Across failovers the
+// token is judged by control.TokenVerdict (D-6): a token covering writes a
+// failover removed gets 404/1002 at once, a token of an older epoch whose
+// writes survived stays valid, and a region that may still hold removed
+// writes serves nothing (503) until it has rejoined.
 func (r *Region) awaitSession(ctx context.Context, p *partition.Partition, raw string) error {
 	t, ok, err := token(raw)
 	if err != nil || !ok {
 		return err
 	}
-	if progress(p).Satisfies(t) {
+	verdict := func() control.Verdict {
+		v := r.view.Load()
+		if v.diverged {
+			return control.Diverged
+		}
+		return control.TokenVerdict(v.history, p.ID(), t, p.Applied(), v.epoch)
+	}
+	vd := verdict()
+	if vd == control.Serve {
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, r.cfg.SessionWait)
 	defer cancel()
-	for !progress(p).Satisfies(t) {
-		if t.Version > p.Epoch() {
-			// A version this region has not reached: nothing local can
-			// satisfy it before the bound.
-			<-wctx.Done()
-		} else if err := p.WaitApplied(wctx, t.GlobalLSN); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return err
+	for {
+		switch vd {
+		case control.Serve:
+			return nil
+		case control.Lost:
+			return resource.Errorf(resource.KindReadSessionNotAvailable,
+				"The read session is not available for the input session token: it covers writes (%s) that a regional failover removed because no surviving region held them; they are in the container's conflicts feed once their region returns.", t)
+		case control.Diverged:
+			return resource.Errorf(resource.KindServiceUnavailable,
+				"Region %q was deposed by a failover and is rejoining; it serves session reads again once it has removed the writes the failover lost. Retry, or read from another region.", r.self.Name)
+		case control.Wait:
+			// Re-judge now and then: a failover may change the verdict.
+			sctx, scancel := context.WithTimeout(wctx, 100*time.Millisecond)
+			err := p.WaitApplied(sctx, t.GlobalLSN)
+			scancel()
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+		default: // Future: a version this region has not adopted yet
+			_ = r.waitControl(wctx, 20*time.Millisecond)
 		}
 		if wctx.Err() != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if progress(p).Satisfies(t) {
+			if vd = verdict(); vd == control.Serve {
 				return nil
 			}
 			return resource.Errorf(resource.KindReadSessionNotAvailable,
-				"The read session is not available for the input session token: region %q has applied %s, the token requires %s.",
-				r.self.Name, progress(p), t)
+				"The read session is not available for the input session token: region %q has applied %s (epoch %d), the token requires %s.",
+				r.self.Name, progress(p), r.view.Load().epoch, t)
 		}
+		vd = verdict()
 	}
-	return nil
 }
 
 func (r *Region) meta(co catalog.Container, p *partition.Partition, lsn int64, charge float64) httpapi.ResponseMeta {
@@ -97,7 +124,7 @@ func (r *Region) meta(co catalog.Container, p *partition.Partition, lsn int64, c
 		lsn = p.Horizon()
 	}
 	return httpapi.ResponseMeta{
-		SessionToken: session.Format(rangeID, session.Token{Version: p.Epoch(), GlobalLSN: lsn}),
+		SessionToken: session.Format(rangeID, session.Token{Version: r.view.Load().epoch, GlobalLSN: lsn}),
 		Charge:       charge,
 		ContainerRID: co.RID,
 		Region:       r.self.Name,
@@ -331,7 +358,14 @@ func (r *Region) Batch(ctx context.Context, req httpapi.BatchRequest) (httpapi.B
 // writeForbidden is the 403/3 a read region answers to writes; the SDK
 // then refreshes the account and retries in the write region.
 func (r *Region) writeForbidden() error {
-	return resource.Errorf(resource.KindWriteForbidden, "Writes are accepted only in the write region %q; region %q is a read region.", r.topo.WriteRegion, r.self.Name)
+	v := r.view.Load()
+	switch {
+	case v.active:
+		return resource.Errorf(resource.KindWriteForbidden, "Region %q is the write region but has lost contact with the control plane: it refuses writes until it regains it or a failover completes.", r.self.Name)
+	case v.writer == "" && v.failover != nil:
+		return resource.Errorf(resource.KindWriteForbidden, "A failover is in progress (epoch %d): writes are accepted again once the new write region is promoted.", v.failover.Epoch)
+	}
+	return resource.Errorf(resource.KindWriteForbidden, "Writes are accepted only in the write region %q; region %q is a read region.", v.writerName(), r.self.Name)
 }
 
 // opResult renders one batch operation's outcome; errors keep their

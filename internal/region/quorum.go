@@ -131,6 +131,9 @@ func (r *Region) runQuorumRejoin(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if !r.isWriteRegion() {
+			continue
+		}
 		r.mu.RLock()
 		qs := make(map[uint32]*quorum, len(r.quorums))
 		for pid, q := range r.quorums {

@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meridiandb/meridian/internal/catalog"
+	"github.com/meridiandb/meridian/internal/control"
 	"github.com/meridiandb/meridian/internal/httpapi"
 	"github.com/meridiandb/meridian/internal/partition"
+	"github.com/meridiandb/meridian/internal/raftnode"
 	"github.com/meridiandb/meridian/internal/repl"
 	"github.com/meridiandb/meridian/internal/resource"
 	"github.com/meridiandb/meridian/internal/session"
@@ -51,6 +54,8 @@ type Config struct {
 	// QuorumLease is how long a read region may serve Strong reads after
 	// the last message that listed it in the quorum. Default 1 s.
 	QuorumLease time.Duration
+	// Control tunes failover (multi-region accounts).
+	Control ControlConfig
 }
 
 // Defaults fills zero fields.
@@ -70,6 +75,7 @@ func (c *Config) Defaults() {
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
+	c.Control.defaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -99,7 +105,21 @@ type Region struct {
 	cat   *catalog.Catalog
 
 	tracker *repl.Tracker  // write region: peers' acknowledgements
-	recv    *repl.Receiver // read regions: the subscriptions to the write region
+	recv    *repl.Receiver // read regions: the subscriptions to the write region (nil in a one-region account)
+
+	// The control plane (control.go, roles.go, failover.go); fsm and node
+	// are nil in a one-region account, whose roles never change.
+	ctl        ControlConfig
+	fsm        *controlFSM
+	node       *raftnode.Node
+	view       atomic.Pointer[roleView]
+	leaseUntil atomic.Int64 // write lease end, Unix ns (roles.go)
+	// reported is the epoch whose failover report this region sent (the
+	// reconciler's own).
+	reported int64
+	// failoverStarted is when the driver fenced the last write region
+	// (Unix ns), for the RTO split.
+	failoverStarted atomic.Int64
 
 	// mu guards parts, lag and quorums.
 	mu      sync.RWMutex
@@ -125,10 +145,24 @@ func Open(cfg Config) (*Region, error) {
 	r := &Region{
 		cfg: cfg, log: cfg.Logger.With("region", self.Name), topo: cfg.Topology, self: self,
 		level: cfg.Topology.Level(), parts: map[uint32]*partition.Partition{}, lag: map[uint32]*commitTimes{},
-		quorums: map[uint32]*quorum{}, tracker: repl.NewTracker(cfg.Clock),
+		quorums: map[uint32]*quorum{}, tracker: repl.NewTracker(cfg.Clock), ctl: cfg.Control,
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	writer := r.isWriter()
+	multi := len(cfg.Topology.Regions) > 1
+	if multi {
+		// Roles come from the control plane: every region starts as a
+		// read region and the reconciler promotes the write region once
+		// it has read the latest control state.
+		st, err := control.FromTopology(cfg.Topology, cfg.Control.lease(), controlEpoch)
+		if err != nil {
+			return nil, fmt.Errorf("region: control state: %w", err)
+		}
+		r.fsm = newControlFSM(st)
+		r.view.Store(&roleView{writer: st.WriteRegion, epoch: 1, history: st.History})
+	} else {
+		r.view.Store(&roleView{writer: self.Name, epoch: 1, active: true})
+	}
+	writer := !multi
 	cat, err := catalog.Open(cfg.DB, catalog.Options{
 		RegionID: self.ID, ReadOnly: !writer, Clock: cfg.Clock,
 		OnApply: r.onCatalog, OnReset: r.onCatalogReset,
@@ -143,36 +177,45 @@ func Open(cfg Config) (*Region, error) {
 			return nil, err
 		}
 	}
-	if !writer {
-		r.recv = repl.NewReceiver(repl.Config{Region: self.Name, Secret: cfg.PeerSecret, Dial: cfg.Dial, Logger: r.log, Clock: cfg.Clock})
+	if multi {
+		r.recv = repl.NewReceiver(r.replConfig())
 	}
 	return r, nil
 }
 
-// Start begins following the write region (read regions), or the Strong
-// quorum maintenance (the write region of a Strong account).
+// Start begins the region's background work: in a multi-region account
+// the control-plane reconciler, the write lease, the failover driver and
+// the Strong quorum maintenance (AttachControl first).
 func (r *Region) Start() {
-	if r.recv == nil {
-		if r.level == session.Strong && len(r.topo.Regions) >= 2 {
-			r.wg.Add(1)
-			go r.runQuorumRejoin(r.ctx)
-		}
+	if r.fsm == nil {
 		return
 	}
-	w, _ := r.topo.Region(r.topo.WriteRegion)
-	r.recv.Follow(catalog.LogPartition, w.Name, w.Peer, r.cat)
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for n, p := range r.parts {
-		r.recv.Follow(uint64(n), w.Name, w.Peer, p)
+	if r.node == nil {
+		panic("region: Start of a multi-region region without AttachControl")
 	}
+	r.wg.Add(3)
+	go r.runRoles(r.ctx)
+	go r.runLease(r.ctx)
+	go r.runDriver(r.ctx)
+	if r.level == session.Strong {
+		r.wg.Add(1)
+		go r.runQuorumRejoin(r.ctx)
+	}
+}
+
+// StopControl stops the control-plane loops (reconciler, lease, driver)
+// and revokes the write lease; call it before closing the Raft node.
+// Close calls it too.
+func (r *Region) StopControl() {
+	r.leaseUntil.Store(0)
+	r.cancel()
+	r.wg.Wait()
 }
 
 // Close stops replication and every partition. Acknowledged writes are
 // already durable.
 func (r *Region) Close() {
-	r.cancel()
-	r.wg.Wait()
+	r.StopControl()
 	if r.recv != nil {
 		r.recv.Close()
 	}
@@ -192,9 +235,17 @@ func (r *Region) Name() string { return r.self.Name }
 // with the replication service.
 func (r *Region) Tracker() *repl.Tracker { return r.tracker }
 
+// isWriter reports whether this region accepts writes now: it is the
+// write region of its epoch, promoted, and holds its write lease.
 func (r *Region) isWriter() bool {
-	return topology.Canonical(r.cfg.Self) == topology.Canonical(r.cfg.Topology.WriteRegion)
+	v := r.view.Load()
+	return v.active && r.holdsLease()
 }
+
+// isWriteRegion reports whether this region is the write region by the
+// control state it last applied (even if its lease lapsed), i.e. it is not
+// following another region.
+func (r *Region) isWriteRegion() bool { return r.view.Load().active }
 
 // Source serves a partition's log to other regions (repl.Sources).
 func (r *Region) Source(pid uint64) (repl.Source, error) {
@@ -232,7 +283,7 @@ func (r *Region) openPartition(co catalog.Container) (*partition.Partition, erro
 	// not race; the re-check below only guards against it.
 	p, err := partition.Open(partition.Config{
 		ID: uint64(co.Num), DB: r.cfg.DB, RegionID: r.self.ID, Clock: r.cfg.Clock,
-		Logger: r.log, PurgeInterval: r.cfg.PurgeInterval, ReadOnly: !r.isWriter(), LogRetention: r.cfg.LogRetention,
+		Logger: r.log, PurgeInterval: r.cfg.PurgeInterval, ReadOnly: true, LogRetention: r.cfg.LogRetention,
 		OnCommit: r.cfg.OnCommit,
 	}, infoOf(co))
 	if err != nil {
@@ -248,6 +299,9 @@ func (r *Region) openPartition(co catalog.Container) (*partition.Partition, erro
 	r.parts[co.Num] = p
 	r.lag[co.Num] = &commitTimes{}
 	r.mu.Unlock()
+	if v := r.view.Load(); v.active {
+		p.Promote(v.epoch)
+	}
 	return p, nil
 }
 
@@ -280,9 +334,8 @@ func (r *Region) onCatalog(cmd catalog.Command, res catalog.Result) {
 			r.log.Error("opening a new container's partition failed", "container", res.Container.ID, "err", err)
 			return
 		}
-		if r.recv != nil && cmd.Kind == catalog.CmdCreateContainer {
-			w, _ := r.topo.Region(r.topo.WriteRegion)
-			r.recv.Follow(uint64(res.Container.Num), w.Name, w.Peer, p)
+		if cmd.Kind == catalog.CmdCreateContainer {
+			r.followOne(p)
 		}
 	case catalog.CmdDeleteContainer, catalog.CmdDeleteDatabase:
 		r.dropPartitions(res.Dropped)
@@ -316,7 +369,7 @@ func (r *Region) onCatalogReset() {
 // and answer 404/1002 if it still has not arrived.
 func (r *Region) containerAt(ctx context.Context, db, coll, token string) (catalog.Container, *partition.Partition, error) {
 	co, p, err := r.container(db, coll)
-	if err == nil || token == "" || r.isWriter() || !errors.Is(err, resource.ErrNotFound) {
+	if err == nil || token == "" || r.isWriteRegion() || !errors.Is(err, resource.ErrNotFound) {
 		return co, p, err
 	}
 	if _, _, terr := tokenOf(token); terr != nil {
@@ -361,9 +414,10 @@ func (r *Region) Account(context.Context) httpapi.AccountInfo {
 		MaxStalenessPrefix: r.topo.MaxStalenessPrefix,
 		MaxIntervalSeconds: r.topo.MaxIntervalSeconds,
 	}
+	writer := r.view.Load().writerName()
 	for _, reg := range r.topo.Regions {
 		loc := httpapi.Location{Name: reg.Name, Endpoint: reg.Endpoint}
-		if topology.Canonical(reg.Name) == topology.Canonical(r.topo.WriteRegion) {
+		if sameRegion(reg.Name, writer) {
 			info.WritableLocations = append(info.WritableLocations, loc)
 		}
 		info.ReadableLocations = append(info.ReadableLocations, loc)

@@ -16,13 +16,18 @@ import (
 // Offline, Reachable and the WAN fields are the caller's to fill.
 func (r *Region) Status() admin.Status {
 	now := r.cfg.Clock()
-	w, _ := r.topo.Region(r.topo.WriteRegion) // the file may spell it differently
+	v := r.view.Load()
+	w, _ := r.topo.Region(v.writerName()) // the file may spell it differently
 	st := admin.Status{
 		Region: r.self.Name, Role: admin.RoleRead, WriteRegion: w.Name,
 		Account: r.topo.Account, Consistency: r.level.String(), Time: now,
+		Epoch: v.epoch,
 	}
-	if r.isWriter() {
+	if v.active {
 		st.Role = admin.RoleWrite
+	}
+	if v.failover != nil {
+		st.Failover = string(v.failover.Phase)
 	}
 	for _, reg := range r.topo.Regions {
 		role := admin.RoleRead
@@ -30,6 +35,21 @@ func (r *Region) Status() admin.Status {
 			role = admin.RoleWrite
 		}
 		st.Regions = append(st.Regions, admin.RegionInfo{Name: reg.Name, Endpoint: reg.Endpoint, Role: role})
+	}
+	if r.fsm != nil {
+		cs := r.fsm.state()
+		ci := &admin.ControlInfo{Regions: map[string]string{}}
+		if r.node != nil {
+			ci.Leader, _ = r.node.Leader()
+		}
+		for _, reg := range cs.Regions {
+			ci.Regions[reg.Name] = string(reg.Status)
+		}
+		for _, f := range cs.Past {
+			ci.Failovers = append(ci.Failovers, admin.FailoverInfo{Kind: string(f.Kind), Epoch: f.Epoch, Deposed: f.Deposed,
+				Target: f.Target, Reason: f.Reason, FencedAt: f.FencedAt, PromotedAt: f.PromotedAt, LostWrites: f.LostWrites()})
+		}
+		st.Control = ci
 	}
 	st.Partitions = append(st.Partitions, r.partitionStatus(now, w.Name, admin.Partition{ID: catalog.LogPartition}, r.cat))
 	for _, co := range r.cat.AllContainers() {
@@ -48,7 +68,7 @@ func (r *Region) Status() admin.Status {
 func (r *Region) partitionStatus(now time.Time, writeRegion string, ps admin.Partition, src repl.Source) admin.Partition {
 	head := src.Applied()
 	ps.Applied = head
-	if r.recv != nil {
+	if r.recv != nil && !r.isWriteRegion() {
 		up := &admin.Upstream{Region: writeRegion, HeardAgoMs: -1, Reachable: true}
 		if pr, ok := r.recv.Progress(ps.ID); ok {
 			up.Head, up.Committed, up.HeardAt, up.Connected = pr.Head, pr.Committed, pr.HeardAt, pr.Connected

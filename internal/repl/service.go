@@ -315,6 +315,7 @@ func (s *Service) send(ctx context.Context, stream replpb.Replication_SubscribeS
 				Entries:  entries,
 				Progress: progress(committed, quorum, quorumLSN),
 			}}}
+			fpBeforeSend.Hit()
 			if err := stream.Send(msg); err != nil {
 				return err
 			}

@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/meridiandb/meridian/internal/admin"
+	"github.com/meridiandb/meridian/internal/control"
 	"github.com/meridiandb/meridian/internal/httpapi"
 	"github.com/meridiandb/meridian/internal/resource"
 	"github.com/meridiandb/meridian/internal/topology"
@@ -167,4 +169,53 @@ func (s *Server) links() []admin.Link {
 		}
 	}
 	return out
+}
+
+// Failover moves the write region to writeRegion through the control plane
+// (a planned failover: the old write region drains, nothing is lost).
+func (s *Server) Failover(ctx context.Context, writeRegion string) (admin.Status, error) {
+	r, err := s.regionNamed(writeRegion)
+	if err != nil {
+		return admin.Status{}, err
+	}
+	if s.raft == nil {
+		return admin.Status{}, resource.BadRequestf("A one-region account has no other region to fail over to.")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if _, err := s.region.ManualFailover(ctx, r.Name); err != nil {
+		switch {
+		case errors.Is(err, control.ErrInvalid):
+			return admin.Status{}, resource.BadRequestf("The failover was refused: %v.", err)
+		case errors.Is(err, control.ErrUnsafe), errors.Is(err, control.ErrTransition), errors.Is(err, control.ErrStaleEpoch):
+			return admin.Status{}, resource.Errorf(resource.KindConflict, "The failover cannot run now: %v.", err)
+		}
+		return admin.Status{}, resource.Errorf(resource.KindServiceUnavailable, "The failover did not complete: %v. Check GET /_meridian/status.", err)
+	}
+	return s.Status(ctx)
+}
+
+// Drill kills or restores a region through the process's drill hook
+// (meridian dev runs every region and supervises them).
+func (s *Server) Drill(ctx context.Context, name, action string) (admin.RegionState, error) {
+	r, err := s.regionNamed(name)
+	if err != nil {
+		return admin.RegionState{}, err
+	}
+	if s.cfg.Drills == nil {
+		return admin.RegionState{}, resource.BadRequestf(
+			"Region drills (kill/restore) need a process that supervises the regions, such as 'meridian dev'. With 'meridian serve', crash the region's process (kill -9) and start it again.")
+	}
+	switch action {
+	case "kill":
+		err = s.cfg.Drills.Kill(ctx, r.Name)
+	case "restore":
+		err = s.cfg.Drills.Restore(ctx, r.Name)
+	default:
+		return admin.RegionState{}, resource.BadRequestf("Unknown drill %q: use kill or restore.", action)
+	}
+	if err != nil {
+		return admin.RegionState{}, resource.BadRequestf("The %s drill of %q failed: %v.", action, r.Name, err)
+	}
+	return admin.RegionState{Region: r.Name, Down: action == "kill"}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,9 +18,11 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"google.golang.org/grpc"
 
+	"github.com/meridiandb/meridian/internal/admin"
 	"github.com/meridiandb/meridian/internal/auth"
 	"github.com/meridiandb/meridian/internal/httpapi"
 	"github.com/meridiandb/meridian/internal/metrics"
+	"github.com/meridiandb/meridian/internal/raftnode"
 	"github.com/meridiandb/meridian/internal/region"
 	"github.com/meridiandb/meridian/internal/repl"
 	"github.com/meridiandb/meridian/internal/session"
@@ -89,6 +92,18 @@ type Config struct {
 	// read-only key); by default it is open, like most exporters. See
 	// metrics.go. [observability]
 	MetricsAuth bool
+	// Control tunes failover (multi-region accounts): detection timeout,
+	// write lease.
+	Control region.ControlConfig
+	// Drills, when set, carries out the management API's kill and restore
+	// drills (meridian dev supervises every region).
+	Drills admin.Drills
+	// RaftHeartbeat is the control plane's Raft heartbeat timeout (default
+	// 1 s): how long followers wait for the leader before an election.
+	RaftHeartbeat time.Duration
+	// Clock is the region's clock (default time.Now). Tests and the
+	// verification suite offset it to simulate clock skew between regions.
+	Clock func() time.Time
 }
 
 // Defaults fills zero fields.
@@ -137,6 +152,7 @@ type Server struct {
 	peerLn net.Listener // nil in a one-region account
 	grpc   *grpc.Server
 	repl   *repl.Service
+	raft   *raftnode.Node // the control plane's voter; nil in a one-region account
 
 	// offline makes the REST edge answer 503 to data-plane requests.
 	offline atomic.Bool
@@ -215,16 +231,17 @@ func (s *Server) open() error {
 			return network.Dial(ctx, self, peer, addr)
 		}
 	}
-	secret := peerSecret(cfg.Key, topo.PeerSecret)
+	secret := PeerSecret(cfg.Key, topo.PeerSecret)
 	if s.db, err = storage.Open(storage.Options{Dir: cfg.DataDir, FS: cfg.FS, Logger: s.log, SpaceReserve: cfg.SpaceReserve}); err != nil {
 		return err
 	}
 	s.region, err = region.Open(region.Config{
 		Topology: topo, Self: cfg.Region, DB: s.db, SessionWait: cfg.SessionWait, SyncTimeout: cfg.SyncTimeout,
-		PeerSecret: secret, Dial: cfg.Dial, Logger: s.log, PurgeInterval: cfg.PurgeInterval, LogRetention: cfg.LogRetention,
+		PeerSecret: secret, Dial: cfg.Dial, Clock: cfg.Clock, Logger: s.log, PurgeInterval: cfg.PurgeInterval, LogRetention: cfg.LogRetention,
 		// Metrics are built after the region (they read its status), so
 		// the hook looks them up when it fires.
 		OnCommit: func(n int, d time.Duration) { s.metrics.ObserveCommit(n, d) },
+		Control:  cfg.Control,
 	})
 	if err != nil {
 		return err
@@ -260,8 +277,30 @@ func (s *Server) open() error {
 		s.grpc = grpc.NewServer(repl.ServerOptions(secret)...)
 		s.repl = repl.NewService(rc, s.region, s.region.Tracker())
 		s.repl.Register(s.grpc)
+		if s.raft, err = raftnode.New(s.raftConfig(topo, secret), s.region.ControlFSM(), s.grpc); err != nil {
+			return fmt.Errorf("server: control plane: %w", err)
+		}
+		s.region.AttachControl(s.raft)
 	}
 	return nil
+}
+
+// raftConfig is this region's control-plane voter: every region (and the
+// witness, if any) votes.
+func (s *Server) raftConfig(topo *topology.Topology, secret []byte) raftnode.Config {
+	self, _ := topo.Region(s.cfg.Region)
+	var peers []raftnode.Peer
+	for _, r := range topo.Regions {
+		peers = append(peers, raftnode.Peer{ID: r.Name, Addr: r.Peer, Voter: true})
+	}
+	if w := topo.Witness; w != nil {
+		peers = append(peers, raftnode.Peer{ID: w.Name, Addr: w.Peer, Voter: true})
+	}
+	return raftnode.Config{
+		ID: self.Name, Addr: self.Peer, Dir: filepath.Join(s.cfg.DataDir, "raft"), DB: s.db,
+		Peers: peers, Bootstrap: true, Secret: secret, Dial: s.cfg.Dial, Logger: s.log,
+		HeartbeatTimeout: s.cfg.RaftHeartbeat, ElectionTimeout: s.cfg.RaftHeartbeat,
+	}
 }
 
 // cleanup releases what open acquired when it failed half-way.
@@ -280,8 +319,9 @@ func (s *Server) cleanup() {
 	}
 }
 
-// peerSecret is the topology's secret, or one derived from the master key.
-func peerSecret(masterKey, configured string) []byte {
+// PeerSecret is the secret that authenticates inter-region traffic: the
+// topology's, or one derived from the master key (the witness uses it too).
+func PeerSecret(masterKey, configured string) []byte {
 	if configured != "" {
 		return []byte(configured)
 	}
@@ -301,6 +341,11 @@ func (s *Server) Start() {
 				s.log.Error("peer listener stopped serving", "err", err)
 			}
 		}()
+	}
+	if s.raft != nil {
+		if err := s.raft.Start(); err != nil {
+			s.log.Error("control plane did not start", "err", err)
+		}
 	}
 	s.region.Start()
 	s.serving.Add(1)
@@ -338,6 +383,14 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 		hcancel()
 		_ = s.http.Close()
+		s.region.StopControl()
+		if s.raft != nil {
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			if err := s.raft.Close(rctx); err != nil {
+				errs = append(errs, fmt.Errorf("control plane close: %w", err))
+			}
+			cancel()
+		}
 		if s.grpc != nil {
 			// Replication streams never end by themselves: cancel them,
 			// then stop the gRPC server.
@@ -356,6 +409,19 @@ func (s *Server) Close(ctx context.Context) error {
 	})
 	return s.closeErr
 }
+
+// Kill stops the region as a crash would: listeners closed at once, no
+// grace for requests in flight, no Raft leadership hand-over. Every
+// acknowledged write is already durable. It is Close with no time.
+func (s *Server) Kill() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return s.Close(ctx)
+}
+
+// WaitReady blocks until the region can serve its role (multi-region: the
+// control plane has a leader and the write region holds its lease).
+func (s *Server) WaitReady(ctx context.Context) error { return s.region.WaitReady(ctx) }
 
 // Region is the region this server runs (for tests and tools in-process).
 func (s *Server) Region() *region.Region { return s.region }

@@ -20,6 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 
 	"github.com/meridiandb/meridian/internal/auth"
+	"github.com/meridiandb/meridian/internal/region"
 	"github.com/meridiandb/meridian/internal/server"
 	"github.com/meridiandb/meridian/internal/topology"
 	"github.com/meridiandb/meridian/internal/wan"
@@ -45,6 +46,13 @@ type Options struct {
 	// Logger receives every region's logs (default: discarded unless
 	// MERIDIAN_TEST_LOG is set).
 	Logger *slog.Logger
+	// Control tunes failover (detection timeout, write lease). Unlike the
+	// server, a test cluster has automatic failover OFF unless
+	// Control.DetectTimeout is set (> 0), so that tests that cut the write
+	// region off do not fail over by surprise.
+	Control region.ControlConfig
+	// RaftHeartbeat is the control plane's heartbeat timeout (default 1 s).
+	RaftHeartbeat time.Duration
 }
 
 // Cluster is a running in-process account.
@@ -77,6 +85,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	if opts.T != 0 {
 		topo.MaxIntervalSeconds = opts.T
+	}
+	if opts.Control.DetectTimeout == 0 {
+		opts.Control.DetectTimeout = -1
 	}
 	if opts.Logger == nil {
 		if os.Getenv("MERIDIAN_TEST_LOG") != "" {
@@ -119,7 +130,27 @@ func Start(t testing.TB, opts Options) *Cluster {
 		c.start(r.Name, l[0], l[1])
 	}
 	t.Cleanup(c.Close)
+	c.WaitReady()
 	return c
+}
+
+// WaitReady waits until every running region can serve its role: the
+// control plane has a leader and the write region holds its lease.
+func (c *Cluster) WaitReady() {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c.mu.Lock()
+	servers := make([]*server.Server, 0, len(c.servers))
+	for _, s := range c.servers {
+		servers = append(servers, s)
+	}
+	c.mu.Unlock()
+	for _, s := range servers {
+		if err := s.WaitReady(ctx); err != nil {
+			c.t.Fatalf("cluster not ready: %v", err)
+		}
+	}
 }
 
 func (c *Cluster) start(region string, cl, pl net.Listener) {
@@ -129,6 +160,7 @@ func (c *Cluster) start(region string, cl, pl net.Listener) {
 		DataDir: c.dirs[region], Region: region, Topology: c.Topo, Listener: cl, PeerListener: pl,
 		Logger: c.opts.Logger.With("test-region", region), SessionWait: c.opts.SessionWait, SyncTimeout: c.opts.SyncTimeout,
 		PurgeInterval: 50 * time.Millisecond, WAN: c.Net, LogRetention: c.opts.LogRetention,
+		Control: c.opts.Control, RaftHeartbeat: c.opts.RaftHeartbeat,
 		Dial: func(ctx context.Context, peer, addr string) (net.Conn, error) {
 			return c.Net.Dial(ctx, self, peer, addr)
 		},
@@ -152,6 +184,19 @@ func (c *Cluster) Stop(region string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = s.Close(ctx)
+	}
+}
+
+// Kill crashes a region: no grace for requests in flight, no Raft
+// leadership hand-over, nothing flushed that was not already synced (every
+// acknowledged write was). Its data stays for Restart.
+func (c *Cluster) Kill(region string) {
+	c.mu.Lock()
+	s := c.servers[region]
+	delete(c.servers, region)
+	c.mu.Unlock()
+	if s != nil {
+		_ = s.Kill()
 	}
 }
 
@@ -215,7 +260,18 @@ func (c *Cluster) Server(region string) *server.Server {
 }
 
 // WriteRegion is the write region's name.
-func (c *Cluster) WriteRegion() string { return c.Topo.WriteRegion }
+func (c *Cluster) WriteRegion() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.Topo.Regions {
+		if s := c.servers[r.Name]; s != nil {
+			if w := s.Region().WriteRegion(); w != "" {
+				return w
+			}
+		}
+	}
+	return c.Topo.WriteRegion
+}
 
 // Client returns an azcosmos client that prefers the given regions (and
 // bootstraps through the first of them).

@@ -48,6 +48,17 @@ type Topology struct {
 	// PeerSecret authenticates inter-region traffic. Default: derived from
 	// the master key.
 	PeerSecret string `json:"peerSecret,omitempty"`
+	// Witness, in a two-region account, is a control-plane voter that
+	// holds no data (`meridian witness`), so that a majority survives the
+	// loss of either region.
+	Witness *Witness `json:"witness,omitempty"`
+}
+
+// Witness is a data-less control-plane voter.
+type Witness struct {
+	Name string `json:"name"`
+	// Peer is its gRPC address, host:port.
+	Peer string `json:"peer"`
 }
 
 // Duration is a time.Duration that reads "60ms" or a number of milliseconds.
@@ -116,6 +127,21 @@ func (t *Topology) Defaults() {
 	if t.WriteRegion == "" && len(t.Regions) > 0 {
 		t.WriteRegion = t.Regions[0].Name
 	}
+	// Failover priorities, when the file gives none: the write region
+	// first (0), then the others in file order.
+	set := false
+	for _, r := range t.Regions {
+		set = set || r.Priority != 0
+	}
+	if !set {
+		next := 1
+		for i := range t.Regions {
+			if Canonical(t.Regions[i].Name) != Canonical(t.WriteRegion) {
+				t.Regions[i].Priority = next
+				next++
+			}
+		}
+	}
 }
 
 // Validate reports the first problem, naming the field.
@@ -143,6 +169,23 @@ func (t *Topology) Validate() error {
 	}
 	if _, ok := t.Region(t.WriteRegion); !ok {
 		return fmt.Errorf("writeRegion %q is not one of the regions", t.WriteRegion)
+	}
+	prios := map[int]string{}
+	for _, r := range t.Regions {
+		if other, ok := prios[r.Priority]; ok {
+			return fmt.Errorf("regions: %q and %q have the same failover priority %d", other, r.Name, r.Priority)
+		}
+		prios[r.Priority] = r.Name
+	}
+	if w := t.Witness; w != nil {
+		switch {
+		case w.Name == "" || w.Peer == "":
+			return errors.New("witness: name and peer are required")
+		case names[Canonical(w.Name)]:
+			return fmt.Errorf("witness: name %q is also a region's", w.Name)
+		case len(t.Regions) < 2:
+			return errors.New("witness: only a multi-region account has a control plane")
+		}
 	}
 	lvl, err := session.ParseLevel(t.Consistency)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -37,6 +38,13 @@ type ClusterOptions struct {
 	RTT time.Duration
 	// LogLevel of the servers (default warn).
 	LogLevel string
+	// ClockOffsets skews regions' clocks (`serve --test-clock-offset`):
+	// region name -> offset, for the whole run, restarts included.
+	ClockOffsets map[string]time.Duration
+	// FailoverTimeout turns automatic failover on (`serve
+	// --failover-timeout`); 0 leaves it off, so that scenarios that cut
+	// the write region off for seconds do not fail over.
+	FailoverTimeout time.Duration
 }
 
 // Cluster is a multi-region account of separate `meridian serve
@@ -180,9 +188,14 @@ func (c *Cluster) start(ctx context.Context, region string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(lf, "=== torture: start %s at %s\n", region, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(c.opts.Binary, "serve", "--topology", c.topoPath, "--region", region,
-		"--data", c.DataDir(region), "--log-level", c.opts.LogLevel)
+	args := []string{"serve", "--topology", c.topoPath, "--region", region,
+		"--data", c.DataDir(region), "--log-level", c.opts.LogLevel}
+	if off := c.opts.ClockOffsets[region]; off != 0 {
+		args = append(args, "--test-clock-offset", off.String())
+	}
+	args = append(args, "--failover-timeout", c.opts.FailoverTimeout.String())
+	fmt.Fprintf(lf, "=== torture: start %s at %s: %s\n", region, time.Now().Format(time.RFC3339Nano), strings.Join(args, " "))
+	cmd := exec.Command(c.opts.Binary, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	orphanGuard(cmd)
 	if err := cmd.Start(); err != nil {

@@ -3,7 +3,9 @@
 // separate `meridian serve --topology` processes, drives them with
 // concurrent logical clients through raw signed REST requests, injects
 // faults (WAN partitions and latency through each process's management
-// API, kill -9 and restart, SIGSTOP/SIGCONT), records the history with
+// API, kill -9 and restart, SIGSTOP/SIGCONT, clock skew through the
+// test-only `serve --test-clock-offset`, checked against each region's
+// reported time before the run), records the history with
 // checker.Recorder and judges it with the checkers of package checker.
 //
 // A run of a scenario (Run): a fresh cluster, warm-up, fault cycles until
@@ -24,5 +26,8 @@
 //
 // Only faults that need no failover are here: F16 (disk full) needs a
 // small tmpfs (root) or a free-space reserve override the server does not
-// have, so it is left out.
+// have, so it is left out (tests/e2e covers it), as are F13 and F15 (code
+// failpoints and fsync errors: tests/faults). A scenario that reproduces a
+// known bug (Scenario.KnownBug, e.g. F11s) is left out of "all" and CI and
+// runs only when named.
 package torture

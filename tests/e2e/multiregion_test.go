@@ -138,7 +138,7 @@ func (c *mrCluster) start(name string) {
 }
 
 func (c *mrCluster) tryStart(name string) (*mrProc, error) {
-	args := []string{"serve", "--topology", c.topoPath, "--region", name, "--data", c.dirs[name], "--log-level", "warn"}
+	args := []string{"serve", "--topology", c.topoPath, "--region", name, "--data", c.dirs[name], "--log-level", "warn", "--failover-timeout", "0"}
 	cmd := exec.Command(meridianBin, args...)
 	p := &mrProc{cmd: cmd, ready: make(chan struct{}), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &p.out, &p.out
