@@ -59,6 +59,11 @@ func twoRegions(t *testing.T) (n *wan.Network, endpoints map[string]string) {
 		servers = append(servers, s)
 		endpoints[r.Name] = s.Endpoint()
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		require.NoError(t, s.WaitReady(ctx))
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

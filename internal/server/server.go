@@ -99,7 +99,9 @@ type Config struct {
 	// drills (meridian dev supervises every region).
 	Drills admin.Drills
 	// RaftHeartbeat is the control plane's Raft heartbeat timeout (default
-	// 1 s): how long followers wait for the leader before an election.
+	// 500 ms): how long followers wait for the leader before an election.
+	// It bounds how fast a lost write region that led the control plane is
+	// noticed, so it is part of the failover time.
 	RaftHeartbeat time.Duration
 	// Clock is the region's clock (default time.Now). Tests and the
 	// verification suite offset it to simulate clock skew between regions.
@@ -122,6 +124,9 @@ func (c *Config) Defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.RaftHeartbeat == 0 {
+		c.RaftHeartbeat = 500 * time.Millisecond
 	}
 }
 

@@ -122,7 +122,32 @@ func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
+	if err := c.WaitReady(ctx, 30*time.Second); err != nil {
+		c.Close()
+		return nil, err
+	}
 	return c, nil
+}
+
+// WaitReady waits until the control plane is up and some region holds the
+// write role (the regions elect a Raft leader and the write region takes
+// its write lease after start).
+func (c *Cluster) WaitReady(ctx context.Context, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		for _, r := range c.Topo.Regions {
+			st, err := regionStatus(ctx, c.hc, "http://"+r.Endpoint+"/")
+			if err == nil && st.Role == admin.RoleWrite && st.Control != nil && st.Control.Leader != "" {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the account has no write region ready after %v", within)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func freeAddrs(n int) ([]string, error) {

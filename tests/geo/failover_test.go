@@ -1,8 +1,10 @@
 package geo_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/stretchr/testify/require"
 
+	"github.com/meridiandb/meridian/internal/auth"
 	"github.com/meridiandb/meridian/internal/region"
 	"github.com/meridiandb/meridian/internal/testcluster"
 )
@@ -62,9 +66,22 @@ func TestFailoverSyncedWritesSurvive(t *testing.T) {
 	v0, _ := tokenLSN(t, lastToken)
 	killed := time.Now()
 	c.Kill(west)
-	rto, probe := awaitWritable(t, c, east, 20*time.Second)
-	t.Logf("RTO (kill → first write accepted in %s): %v (detection timeout 1.5s)", east, time.Since(killed).Round(time.Millisecond))
-	_ = rto
+	_, probe := awaitWritable(t, c, east, 20*time.Second)
+	firstWrite := time.Now()
+	st := rawDo(t, c, east, http.MethodGet, "", "_meridian/status", "/_meridian/status", nil, nil)
+	var status struct {
+		Control struct {
+			Failovers []struct {
+				FencedAt, PromotedAt time.Time
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(st.Body, &status))
+	require.Len(t, status.Control.Failovers, 1, string(st.Body))
+	fo := status.Control.Failovers[0]
+	t.Logf("RTO (kill → first write accepted in %s): %v = detect and elect %v + fence to promote %v + promote to first write %v (detection timeout 1.5s)",
+		east, firstWrite.Sub(killed).Round(time.Millisecond), fo.FencedAt.Sub(killed).Round(time.Millisecond),
+		fo.PromotedAt.Sub(fo.FencedAt).Round(time.Millisecond), firstWrite.Sub(fo.PromotedAt).Round(time.Millisecond))
 	v1, _ := tokenLSN(t, probe.Header.Get("x-ms-session-token"))
 	require.Greater(t, v1, v0, "the session-token version (epoch) must grow on failover")
 	require.Equal(t, east, c.WriteRegion())
@@ -92,6 +109,53 @@ func TestFailoverSyncedWritesSurvive(t *testing.T) {
 		_, ok, r := readVal(t, c, europe, "probe", "probe", "", "")
 		return ok, r.String()
 	})
+}
+
+// TestFailoverStrongLosesNothing is FO-F4: at Strong every acknowledged
+// write is held by the quorum before it is acknowledged, so losing the
+// write region loses none of them.
+func TestFailoverStrongLosesNothing(t *testing.T) {
+	c := failoverCluster(t, "Strong")
+	var acked []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("w%d-%d", w, i)
+				if st := tryUpsert(c, west, "p", valDoc(id, "p", i)); st != 200 && st != 201 {
+					return // the region is gone
+				}
+				mu.Lock()
+				acked = append(acked, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(700 * time.Millisecond)
+	c.Kill(west)
+	close(stop)
+	wg.Wait()
+	awaitWritable(t, c, east, 20*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, acked)
+	for _, id := range acked {
+		for _, reg := range []string{east, europe} {
+			v, ok, r := readVal(t, c, reg, "p", id, "Strong", "")
+			require.True(t, ok, "Strong write %s acknowledged before the crash is missing in %s: %s", id, reg, r)
+			_ = v
+		}
+	}
+	t.Logf("%d Strong writes acknowledged before the write region crashed; none lost", len(acked))
 }
 
 // TestFailoverFencesIsolatedWriter is FO-F3 and FO-F2: the write region,
@@ -213,8 +277,7 @@ func TestManualFailoverLosesNothing(t *testing.T) {
 					}
 					id := fmt.Sprintf("m%d", i)
 					for _, reg := range []string{west, east} {
-						r := upsertRaw(t, c, reg, "p", valDoc(id, "p", i), nil)
-						if r.Status == 200 || r.Status == 201 {
+						if st := tryUpsert(c, reg, "p", valDoc(id, "p", i)); st == 200 || st == 201 {
 							mu.Lock()
 							acked = append(acked, id)
 							mu.Unlock()
@@ -282,4 +345,64 @@ func conflictIDs(t *testing.T, c *testcluster.Cluster, reg string) (ids []string
 	}
 	slices.Sort(ids)
 	return ids, ""
+}
+
+// tryUpsert upserts doc in one region from any goroutine: the status, or
+// -1 when the request failed (a killed region).
+func tryUpsert(c *testcluster.Cluster, region, p string, doc []byte) int {
+	req, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(c.Endpoint(region), "/")+"/dbs/db/colls/c/docs", bytes.NewReader(doc))
+	if err != nil {
+		return -1
+	}
+	date := time.Now().UTC().Format(http.TimeFormat)
+	req.Header.Set("x-ms-date", date)
+	req.Header.Set("x-ms-version", "2020-11-05")
+	req.Header.Set("Authorization", auth.Sign(auth.MustDecodeKey(auth.EmulatorKey), http.MethodPost, "docs", "dbs/db/colls/c", date))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-ms-documentdb-partitionkey", pkHeader(p))
+	req.Header.Set("x-ms-documentdb-is-upsert", "true")
+	resp, err := rawHTTP.Do(req)
+	if err != nil {
+		return -1
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestFailoverSDKFollows: a Go SDK client that prefers the write region
+// keeps working through a failover, with no change to the application,
+// provided its account endpoint is not the region that died: azcosmos
+// v1.5.0 refreshes the account (GET / on the client endpoint) when a
+// region's read fails to connect (it marks it unavailable) or a write gets
+// 403/3, and then routes writes to the new write region. A write that
+// cannot connect alone triggers no refresh in a single-write account; the
+// application's next read does.
+func TestFailoverSDKFollows(t *testing.T) {
+	c := failoverCluster(t, "Session")
+	cred, err := azcosmos.NewKeyCredential(auth.EmulatorKey)
+	require.NoError(t, err)
+	cl, err := azcosmos.NewClientWithKey(c.Endpoint(europe), cred, &azcosmos.ClientOptions{PreferredRegions: []string{west, east, europe}})
+	require.NoError(t, err)
+	co := container(t, cl)
+	ctx := ctxT(t)
+	for i := range 5 {
+		_, err := co.UpsertItem(ctx, pk("p"), valDoc(fmt.Sprintf("before%d", i), "p", i), nil)
+		require.NoError(t, err)
+	}
+	c.Kill(west)
+	start := time.Now()
+	for time.Since(start) < 30*time.Second {
+		if _, err = co.UpsertItem(ctx, pk("p"), valDoc("after", "p", 1), nil); err == nil {
+			break
+		}
+		// What an application does anyway: read (here the item it wrote
+		// before); the read fails over to East US and the SDK refreshes.
+		_, _ = co.ReadItem(ctx, pk("p"), "before0", nil)
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.NoError(t, err, "the SDK never wrote again after the failover")
+	t.Logf("the SDK client wrote again %v after the write region crashed", time.Since(start).Round(time.Millisecond))
+	_, ok, r := readVal(t, c, east, "p", "after", "", "")
+	require.True(t, ok, r.String())
 }
