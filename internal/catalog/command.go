@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -91,15 +92,52 @@ func (c *Catalog) Apply(cmd Command) (Result, error) {
 	return res, nil
 }
 
+// ErrApplied is returned by ApplyAt for a position already applied.
+var ErrApplied = errors.New("catalog: command already applied")
+
+// ApplyAt applies cmd as the command at position index of an external
+// ordered log — the control plane's Raft log, which replicates the catalog
+// of a multi-region account to every region in the same order. Applied
+// becomes index (positions need not be consecutive). It is idempotent by
+// position: an index at or below Applied returns ErrApplied (a replay after
+// a restart). A command that fails validation changes nothing and returns
+// its *resource.Error, the same in every region (apply is deterministic).
+// Unlike Apply it does not check Writable: the log decided.
+func (c *Catalog) ApplyAt(index int64, cmd Command) (Result, error) {
+	c.mu.Lock()
+	if index <= c.meta.Applied {
+		c.mu.Unlock()
+		return Result{}, ErrApplied
+	}
+	b := c.db.NewBatch()
+	defer b.Close()
+	next := c.meta
+	res, undo, err := c.apply(&next, cmd, b)
+	if err != nil {
+		c.mu.Unlock()
+		return Result{}, err
+	}
+	next.Applied = index
+	if err := c.commit(b, &next, cmd, nil, undo); err != nil {
+		c.mu.Unlock()
+		return Result{}, err
+	}
+	c.mu.Unlock()
+	c.published(cmd, res)
+	return res, nil
+}
+
 // cmdKey is the op key of catalog log entries.
 const cmdKey = "catalog"
 
 // commit writes the state change recorded by apply, entry and meta. It must
 // be called with mu held; on failure it undoes the in-memory change.
 func (c *Catalog) commit(b *storage.Batch, next *meta, cmd Command, e *replog.Entry, undo func()) error {
-	replog.Append(b, LogPartition, e)
-	if e.LSN%1024 == 0 && e.LSN > logRetention {
-		replog.Trim(b, LogPartition, e.LSN-logRetention)
+	if e != nil {
+		replog.Append(b, LogPartition, e)
+		if e.LSN%1024 == 0 && e.LSN > logRetention {
+			replog.Trim(b, LogPartition, e.LSN-logRetention)
+		}
 	}
 	b.Set(storage.CatalogKey("meta"), mustJSON(*next))
 	if err := b.Commit(true /* sync */); err != nil {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meridiandb/meridian/internal/catalog"
 	"github.com/meridiandb/meridian/internal/control"
 	"github.com/meridiandb/meridian/internal/raftnode"
 	"github.com/meridiandb/meridian/internal/topology"
@@ -61,11 +62,14 @@ func (c *ControlConfig) lease() control.Lease {
 var controlEpoch = time.Unix(0, 0).UTC()
 
 // controlFSM is the Raft state machine: control.State behind a mutex,
-// with a notification whenever it changes.
+// with a notification whenever it changes, and the account's catalog
+// (databases, containers, offers), which the same log carries (catalog.go).
 type controlFSM struct {
 	mu      sync.Mutex
 	st      *control.State
 	changed chan struct{} // buffered(1): a change happened since the last read
+	// cat is the region's catalog, applied from the log (set by Open).
+	cat *catalog.Catalog
 }
 
 func newControlFSM(st *control.State) *controlFSM {
@@ -80,9 +84,12 @@ func (f *controlFSM) kick() {
 }
 
 // Apply implements raftnode.FSM.
-func (f *controlFSM) Apply(_ uint64, b []byte) ([]byte, error) {
+func (f *controlFSM) Apply(index uint64, b []byte) ([]byte, error) {
 	if isLeaseCmd(b) {
 		return nil, nil // a lease renewal or barrier: reads, changes nothing
+	}
+	if isCatalogCmd(b) {
+		return f.applyCatalog(index, b)
 	}
 	cmd, err := control.Decode(b)
 	if err != nil {
@@ -98,18 +105,46 @@ func (f *controlFSM) Apply(_ uint64, b []byte) ([]byte, error) {
 	return json.Marshal(res)
 }
 
+// fsmSnapshot is the Raft snapshot: the control state and the catalog.
+type fsmSnapshot struct {
+	Control json.RawMessage  `json:"control"`
+	Catalog *catalogSnapshot `json:"catalog,omitempty"`
+}
+
 // Snapshot implements raftnode.FSM.
 func (f *controlFSM) Snapshot() ([]byte, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.st.Snapshot()
+	st, err := f.st.Snapshot()
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	snap := fsmSnapshot{Control: st}
+	if f.cat != nil {
+		if snap.Catalog, err = snapshotCatalog(f.cat); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(snap)
 }
 
-// Restore implements raftnode.FSM.
+// Restore implements raftnode.FSM. The catalog is durable on its own: it is
+// replaced only when the snapshot is ahead of it (a region that fell behind
+// the leader's log); at start-up, when Raft restores its own latest
+// snapshot, the catalog is already at or past it and is kept.
 func (f *controlFSM) Restore(b []byte) error {
-	st, err := control.Restore(b)
+	var snap fsmSnapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		return fmt.Errorf("control snapshot: %w", err)
+	}
+	st, err := control.Restore(snap.Control)
 	if err != nil {
 		return err
+	}
+	if snap.Catalog != nil && f.cat != nil && snap.Catalog.Applied > f.cat.Applied() {
+		if err := restoreCatalog(f.cat, snap.Catalog); err != nil {
+			return err
+		}
 	}
 	f.mu.Lock()
 	f.st = st

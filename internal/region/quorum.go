@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meridiandb/meridian/internal/control"
 	"github.com/meridiandb/meridian/internal/topology"
 )
 
@@ -40,8 +41,31 @@ func (r *Region) quorumOf(pid uint64) *quorum {
 	defer r.mu.Unlock()
 	q := r.quorums[uint32(pid)]
 	if q == nil {
-		q = &quorum{members: r.others(), out: map[string]time.Time{}}
+		q = &quorum{out: map[string]time.Time{}}
+		// A region a failover fenced out follows nobody and serves no
+		// Strong read: it starts out of the quorum (no lease to wait
+		// out) and joins once it rejoined and caught up.
+		fenced := map[string]bool{}
+		if r.fsm != nil {
+			for _, reg := range r.fsm.state().Regions {
+				fenced[reg.Name] = reg.Status == control.StatusFencedOut
+			}
+		}
+		for _, o := range r.others() {
+			if fenced[o] && len(r.topo.Regions)-len(q.out)-1 >= majority(len(r.topo.Regions)) {
+				q.out[o] = r.cfg.Clock()
+				continue
+			}
+			q.members = append(q.members, o)
+		}
 		r.quorums[uint32(pid)] = q
+		if len(q.out) > 0 {
+			var head int64
+			if p := r.parts[uint32(pid)]; p != nil {
+				head = p.Applied()
+			}
+			r.announce(pid, q, head)
+		}
 	}
 	return q
 }

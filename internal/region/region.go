@@ -171,6 +171,9 @@ func Open(cfg Config) (*Region, error) {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
 	r.cat = cat
+	if r.fsm != nil {
+		r.fsm.cat = cat // the catalog is applied from the control plane's log (catalog.go)
+	}
 	for _, co := range cat.AllContainers() {
 		if _, err := r.openPartition(co); err != nil {
 			r.Close()

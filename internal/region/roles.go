@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/meridiandb/meridian/internal/catalog"
 	"github.com/meridiandb/meridian/internal/control"
 	"github.com/meridiandb/meridian/internal/partition"
 	"github.com/meridiandb/meridian/internal/repl"
@@ -176,7 +175,6 @@ func (r *Region) localProgress(epoch int64) control.RegionProgress {
 		}
 		prog.Partitions[pid] = control.PartProgress{Durable: applied, LastEpoch: lastEpoch}
 	}
-	add(catalog.LogPartition, r.cat.Applied(), r.cat.Epoch())
 	for pid, p := range r.partitions() {
 		add(pid, p.Applied(), p.Epoch())
 	}
@@ -194,14 +192,8 @@ func (r *Region) partitions() map[uint64]*partition.Partition {
 	return out
 }
 
-// applier returns the local replica of log pid (the catalog for 0).
-func (r *Region) applier(pid uint64) (interface {
-	repl.Applier
-	Epoch() int64
-}, bool) {
-	if pid == catalog.LogPartition {
-		return r.cat, true
-	}
+// applier returns the local replica of partition pid.
+func (r *Region) applier(pid uint64) (*partition.Partition, bool) {
 	r.mu.RLock()
 	p := r.parts[uint32(pid)]
 	r.mu.RUnlock()
@@ -244,7 +236,6 @@ func (r *Region) followAll(writer string) {
 	if !ok {
 		return
 	}
-	r.recv.Follow(catalog.LogPartition, w.Name, w.Peer, r.cat)
 	for pid, p := range r.partitions() {
 		r.recv.Follow(pid, w.Name, w.Peer, p)
 	}
@@ -266,7 +257,6 @@ func (r *Region) unfollowAll() {
 	if r.recv == nil {
 		return
 	}
-	r.recv.Unfollow(catalog.LogPartition)
 	for pid := range r.partitions() {
 		r.recv.Unfollow(pid)
 	}
@@ -279,18 +269,7 @@ func (r *Region) unfollowAll() {
 func (r *Region) catchUpAndPromote(ctx context.Context, st *control.State) error {
 	f := st.Failover
 	start := time.Now()
-	// The catalog first: catching up a container needs it to exist here.
-	pids := make([]uint64, 0, len(f.Plan))
-	if _, ok := f.Plan[catalog.LogPartition]; ok {
-		pids = append(pids, catalog.LogPartition)
-	}
-	for pid := range f.Plan {
-		if pid != catalog.LogPartition {
-			pids = append(pids, pid)
-		}
-	}
-	for _, pid := range pids {
-		pp := f.Plan[pid]
+	for pid, pp := range f.Plan {
 		app, ok := r.applier(pid)
 		if !ok {
 			if pp.TargetLSN == 0 {
@@ -405,16 +384,6 @@ func (r *Region) dropDivergent(ctx context.Context, st *control.State, writer st
 		r.log.Warn("removed writes no surviving region held; they are in the conflicts feed", "partition", pid, "from", from, "to", to, "records", len(out))
 		if trunc != nil {
 			trunc[pid] = control.LSNRange{From: from, To: to}
-		}
-	}
-	if from, to, ok := control.Divergence(st.History, catalog.LogPartition, r.cat.Epoch(), r.cat.Applied()); ok {
-		r.unfollowAll()
-		if err := r.cat.Reset(ctx); err != nil {
-			return fmt.Errorf("reset the catalog: %w", err)
-		}
-		r.log.Warn("removed catalog changes no surviving region held", "from", from, "to", to)
-		if trunc != nil {
-			trunc[catalog.LogPartition] = control.LSNRange{From: from, To: to}
 		}
 	}
 	return nil

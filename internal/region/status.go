@@ -51,7 +51,9 @@ func (r *Region) Status() admin.Status {
 		}
 		st.Control = ci
 	}
-	st.Partitions = append(st.Partitions, r.partitionStatus(now, w.Name, admin.Partition{ID: catalog.LogPartition}, r.cat))
+	// The catalog: in a multi-region account it is applied from the control
+	// plane's log (no upstream, no peers); Applied is its position there.
+	st.Partitions = append(st.Partitions, admin.Partition{ID: catalog.LogPartition, Applied: r.cat.Applied()})
 	for _, co := range r.cat.AllContainers() {
 		r.mu.RLock()
 		p := r.parts[co.Num]

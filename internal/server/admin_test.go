@@ -135,19 +135,30 @@ func TestAdminNeedsMasterKey(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }
 
+// withContainer creates database "db" and container "c" (/pk) with one
+// item through the write region; in the status, partition 1 is "c" (0 is
+// the catalog, which the control plane replicates).
+func withContainer(t *testing.T, ep map[string]string) {
+	t.Helper()
+	require.Equal(t, http.StatusCreated, dataCall(t, "POST", ep[west], "dbs", "dbs", "", map[string]string{"id": "db"}))
+	require.Equal(t, http.StatusCreated, dataCall(t, "POST", ep[west], "dbs/db/colls", "colls", "dbs/db",
+		map[string]any{"id": "c", "partitionKey": map[string]any{"paths": []string{"/pk"}, "kind": "Hash"}}))
+	eventually(t, func() bool { return len(status(t, ep[west]).Partitions) == 2 && len(status(t, ep[east]).Partitions) == 2 })
+}
+
 func TestStatusReportsReplication(t *testing.T) {
 	_, ep := twoRegions(t)
-	require.Equal(t, http.StatusCreated, dataCall(t, "POST", ep[west], "dbs", "dbs", "", map[string]string{"id": "db"}))
+	withContainer(t, ep)
 	eventually(t, func() bool {
 		w := status(t, ep[west])
-		p := w.Partitions[0]
-		return len(p.Peers) == 1 && p.Peers[0].Acked == p.Applied && p.Applied > 0
+		p := w.Partitions[1]
+		return len(p.Peers) == 1 && p.Peers[0].Acked == p.Applied && p.Peers[0].Connected
 	})
 	w := status(t, ep[west])
 	require.Equal(t, admin.RoleWrite, w.Role)
 	require.Equal(t, west, w.Region)
 	require.True(t, w.WAN)
-	peer := w.Partitions[0].Peers[0]
+	peer := w.Partitions[1].Peers[0]
 	require.Equal(t, east, peer.Region)
 	require.Zero(t, peer.LagOps)
 	require.Zero(t, peer.LagMs)
@@ -155,9 +166,10 @@ func TestStatusReportsReplication(t *testing.T) {
 
 	e := status(t, ep[east])
 	require.Equal(t, admin.RoleRead, e.Role)
-	require.Equal(t, w.Partitions[0].Applied, e.Partitions[0].Applied)
-	require.NotNil(t, e.Partitions[0].Upstream)
-	require.Equal(t, west, e.Partitions[0].Upstream.Region)
+	require.Equal(t, w.Partitions[0].Applied, e.Partitions[0].Applied, "the catalog is at the same position of the control log")
+	require.Equal(t, w.Partitions[1].Applied, e.Partitions[1].Applied)
+	require.NotNil(t, e.Partitions[1].Upstream)
+	require.Equal(t, west, e.Partitions[1].Upstream.Region)
 }
 
 func TestOfflineRegionRefusesClientsButReplicates(t *testing.T) {
@@ -185,6 +197,7 @@ func TestOfflineRegionRefusesClientsButReplicates(t *testing.T) {
 
 func TestLinkChangesDriveTheWAN(t *testing.T) {
 	n, ep := twoRegions(t)
+	withContainer(t, ep)
 	var links admin.Links
 	require.Equal(t, http.StatusOK, call(t, auth.EmulatorKey, "POST", ep[west], "_meridian/links",
 		map[string]any{"a": "westus", "b": east, "rtt": "60ms", "jitter": "4ms", "partitioned": true}, &links))
@@ -193,7 +206,7 @@ func TestLinkChangesDriveTheWAN(t *testing.T) {
 	require.Equal(t, wan.LinkConfig{Delay: 30 * time.Millisecond, Jitter: 4 * time.Millisecond, Partitioned: true}, ba)
 	require.Equal(t, []admin.Link{{A: west, B: east, RTT: topology.Duration(60 * time.Millisecond),
 		Jitter: topology.Duration(4 * time.Millisecond), Partitioned: true}}, links.Links)
-	require.False(t, status(t, ep[west]).Partitions[0].Peers[0].Reachable)
+	require.False(t, status(t, ep[west]).Partitions[1].Peers[0].Reachable)
 
 	// Leaving fields out keeps them.
 	require.Equal(t, http.StatusOK, call(t, auth.EmulatorKey, "POST", ep[east], "_meridian/links",
@@ -249,17 +262,20 @@ func dataCall(t *testing.T, method, endpoint, path, resType, link string, body a
 
 func TestLagWhilePartitioned(t *testing.T) {
 	n, ep := twoRegions(t)
+	withContainer(t, ep)
 	n.Partition(west, east)
-	require.Equal(t, http.StatusCreated, dataCall(t, "POST", ep[west], "dbs", "dbs", "", map[string]string{"id": "db"}))
-	peer := status(t, ep[west]).Partitions[0].Peers[0]
+	// Item writes go on in the write region (automatic failover is off);
+	// catalog changes would need the control plane's majority.
+	require.Equal(t, http.StatusCreated, dataCall(t, "POST", ep[west], "dbs/db/colls/c/docs", "docs", "dbs/db/colls/c", map[string]string{"id": "a", "pk": "p"}))
+	peer := status(t, ep[west]).Partitions[1].Peers[0]
 	require.Equal(t, int64(1), peer.LagOps)
 	require.GreaterOrEqual(t, peer.LagMs, int64(0))
 	require.False(t, peer.Reachable)
-	require.False(t, status(t, ep[east]).Partitions[0].Upstream.Reachable)
+	require.False(t, status(t, ep[east]).Partitions[1].Upstream.Reachable)
 
 	require.Equal(t, http.StatusOK, call(t, auth.EmulatorKey, "POST", ep[east], "_meridian/heal", nil, nil))
-	eventually(t, func() bool { return status(t, ep[west]).Partitions[0].Peers[0].LagOps == 0 })
-	require.Zero(t, status(t, ep[west]).Partitions[0].Peers[0].LagMs)
+	eventually(t, func() bool { return status(t, ep[west]).Partitions[1].Peers[0].LagOps == 0 })
+	require.Zero(t, status(t, ep[west]).Partitions[1].Peers[0].LagMs)
 }
 
 func TestOneWayPartition(t *testing.T) {
