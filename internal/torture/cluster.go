@@ -57,6 +57,8 @@ type Cluster struct {
 
 	mu    sync.Mutex
 	procs map[string]*proc
+	// writeRegion is set once a failover moved the write region.
+	writeRegion string
 }
 
 // proc is one region's child process.
@@ -169,8 +171,54 @@ func freeAddrs(n int) ([]string, error) {
 	return out, nil
 }
 
-// WriteRegion is the account's write region.
-func (c *Cluster) WriteRegion() string { return c.Topo.WriteRegion }
+// WriteRegion is the account's write region as the harness last learned
+// it (the topology's until a failover scenario moves it: SetWriteRegion).
+func (c *Cluster) WriteRegion() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writeRegion != "" {
+		return c.writeRegion
+	}
+	return c.Topo.WriteRegion
+}
+
+// SetWriteRegion records where writes go after a failover.
+func (c *Cluster) SetWriteRegion(r string) {
+	c.mu.Lock()
+	c.writeRegion = r
+	c.mu.Unlock()
+}
+
+// AwaitWriteRegion waits until a running region other than not reports the
+// write role and returns it.
+func (c *Cluster) AwaitWriteRegion(ctx context.Context, not string, within time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		for _, r := range c.opts.Regions {
+			if r == not {
+				continue
+			}
+			if _, err := c.proc(r); err != nil {
+				continue
+			}
+			if st, err := regionStatus(ctx, c.hc, c.Endpoint(r)); err == nil && st.Role == admin.RoleWrite {
+				return r, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("no region other than %s took the write role within %v", not, within)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Failover asks for a planned failover to target (through target's
+// management API).
+func (c *Cluster) Failover(ctx context.Context, target string) error {
+	return c.admin(ctx, target, "failover", admin.FailoverRequest{WriteRegion: target})
+}
 
 // Regions lists the region names, the write region first.
 func (c *Cluster) Regions() []string { return c.opts.Regions }

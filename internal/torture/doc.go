@@ -24,10 +24,10 @@
 // and unknown means maybe applied (timeouts, 408, 5xx, a dropped
 // connection after a write was sent).
 //
-// Only faults that need no failover are here: F16 (disk full) needs a
-// small tmpfs (root) or a free-space reserve override the server does not
-// have, so it is left out (tests/e2e covers it), as are F13 and F15 (code
-// failpoints and fsync errors: tests/faults). A scenario that reproduces a
-// known bug (Scenario.KnownBug, e.g. F11s) is left out of "all" and CI and
-// runs only when named.
+// Failover scenarios: F8 (Strong) kills the write region with automatic
+// failover on and restarts it, checking linearizability, durability and
+// convergence across the epochs; F8m moves the write region with planned
+// failovers under load (zero loss at Session). F8 at the weaker levels,
+// where the unsynced suffix may be lost (C25), needs RPO-aware prefix
+// checking and is not here yet. F16 (disk full) is in tests/e2e.
 package torture

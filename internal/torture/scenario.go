@@ -36,6 +36,9 @@ type Scenario struct {
 	// (docs/VERIFICATION.md): it is left out of "all" and of the CI test,
 	// and runs only when asked for by id.
 	KnownBug string
+	// FailoverTimeout turns automatic failover on in the regions (`serve
+	// --failover-timeout`); 0 leaves it off.
+	FailoverTimeout time.Duration
 	// Nemesis injects one fault cycle and heals; it returns once healed.
 	Nemesis func(ctx context.Context, n *Nemesis) error
 }
@@ -58,6 +61,9 @@ var Scenarios = []Scenario{
 	{ID: "F7s", Level: "Strong", Long: true, Fault: "F7 at Strong", Nemesis: killRestart},
 	{ID: "F10", Level: "Strong", Fault: "SIGSTOP of the write region for 2-5 s, then SIGCONT", Nemesis: pauseWrite},
 	{ID: "F10s", Level: "Session", Long: true, Fault: "F10 at Session", Nemesis: pauseWrite},
+	{ID: "F8", Level: "Strong", FailoverTimeout: 1500 * time.Millisecond, Fault: "kill -9 of the write region, automatic failover (1.5 s timeout), the old region restarted 1-3 s later rejoins as a read region", Nemesis: killFailover},
+	{ID: "F8m", Level: "Session", FailoverTimeout: 1500 * time.Millisecond, Fault: "planned (manual) failover of the write region to the next region under load, every cycle", Nemesis: manualFailover},
+	{ID: "F8b", Level: "BoundedStaleness", K: 20, T: 2, Long: true, FailoverTimeout: 1500 * time.Millisecond, Fault: "F8m at BoundedStaleness", Nemesis: manualFailover},
 	{ID: "F11", Level: "Session", ClockOffsets: skew, Fault: "clock skew r1 +0.5s, r2 +5s, r3 -5s (static, whole run); symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
 	{ID: "F11b", Level: "BoundedStaleness", K: 20, T: 2, ClockOffsets: skew, Fault: "F11 at BoundedStaleness (K=20, T=2s)", Nemesis: isolateWrite},
 	{ID: "F11s", Level: "Strong", Long: true, ClockOffsets: skew, KnownBug: "docs/VERIFICATION.md bug 2 (Strong lease measured against the write region's wall clock)",
@@ -236,6 +242,46 @@ func cutSkewedReader(ctx context.Context, n *Nemesis) error {
 	return err
 }
 
+// killFailover crashes the write region, waits until another region takes
+// the write role (automatic failover), then restarts the old one on its
+// data and waits until it serves again (as a read region).
+func killFailover(ctx context.Context, n *Nemesis) error {
+	w := n.C.WriteRegion()
+	killed := time.Now()
+	end := n.Fault("kill -9 "+w+" (automatic failover)", func() error { return n.C.Kill(w) })
+	next, err := n.C.AwaitWriteRegion(ctx, w, 30*time.Second)
+	if err != nil {
+		end()
+		return err
+	}
+	n.C.SetWriteRegion(next)
+	n.mu.Lock()
+	n.Faults = append(n.Faults, fmt.Sprintf("failover %s -> %s after %v", w, next, time.Since(killed).Round(10*time.Millisecond)))
+	n.mu.Unlock()
+	err = n.Sleep(ctx, n.Between(time.Second, 3*time.Second))
+	n.note(n.C.Restart(context.Background(), w))
+	end()
+	return err
+}
+
+// manualFailover moves the write region to the next region (a planned
+// failover: the old one drains, nothing is lost).
+func manualFailover(ctx context.Context, n *Nemesis) error {
+	rs := n.C.Regions()
+	w := n.C.WriteRegion()
+	target := rs[(slices.Index(rs, w)+1)%len(rs)]
+	end := n.Fault("planned failover "+w+" -> "+target, func() error {
+		if err := n.C.Failover(ctx, target); err != nil {
+			return err
+		}
+		n.C.SetWriteRegion(target)
+		return nil
+	})
+	err := n.Sleep(ctx, n.Between(2*time.Second, 3*time.Second))
+	end()
+	return err
+}
+
 func pauseWrite(ctx context.Context, n *Nemesis) error {
 	w := n.C.WriteRegion()
 	end := n.Fault("SIGSTOP "+w, func() error { return n.C.Stop(w) })
@@ -386,7 +432,7 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
 		fmt.Fprintf(cfg.Log, "%s %s: %s\n", time.Now().Format("15:04:05.000"), sc.ID, fmt.Sprintf(format, args...))
 	}
 	cl, err := StartCluster(ctx, ClusterOptions{Binary: cfg.Binary, Dir: dir, Consistency: sc.Level, K: sc.K, T: sc.T,
-		RTT: cfg.RTT, LogLevel: cfg.LogLevel, ClockOffsets: sc.ClockOffsets})
+		RTT: cfg.RTT, LogLevel: cfg.LogLevel, ClockOffsets: sc.ClockOffsets, FailoverTimeout: sc.FailoverTimeout})
 	if err != nil {
 		return nil, err
 	}
