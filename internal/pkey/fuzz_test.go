@@ -77,6 +77,14 @@ func FuzzEncodeDecode(f *testing.F) {
 				t.Fatalf("Encode(Decode(%x)) = %x", b, got)
 			}
 		}
+		// Split (an item key: encoded partition key, then the id) agrees:
+		// the key it finds re-encodes to exactly the prefix it consumed.
+		if k, rest, err := Split(b); err == nil {
+			enc := k.Encode()
+			if !bytes.Equal(append(enc, rest...), b) {
+				t.Fatalf("Split(%x) = %v + %x, which does not rebuild the input", b, k, rest)
+			}
+		}
 		// Use the input as a header too, to build arbitrary keys.
 		if k, err := ParseHeader(string(b)); err == nil {
 			enc := k.Encode()
