@@ -89,7 +89,19 @@ func countErrs(errs []error) int {
 func printStatus(w io.Writer, regions []regionRef, statuses []*admin.Status, errs []error) {
 	for _, st := range statuses {
 		if st != nil {
-			fmt.Fprintf(w, "Account %q, consistency %s, write region %s\n\n", st.Account, st.Consistency, st.WriteRegion)
+			fmt.Fprintf(w, "Account %q, consistency %s, write region %s\n", st.Account, st.Consistency, st.WriteRegion)
+			if c := st.Control; c != nil {
+				fmt.Fprintf(w, "Control plane: leader %s, epoch %d", orNone(c.Leader), st.Epoch)
+				if st.Failover != "" {
+					fmt.Fprintf(w, ", failover in progress (%s)", st.Failover)
+				}
+				fmt.Fprintln(w)
+				for _, f := range c.Failovers {
+					fmt.Fprintf(w, "  failover to epoch %d (%s): %s -> %s at %s (fenced to promoted %v), %d writes removed\n",
+						f.Epoch, f.Kind, f.Deposed, f.Target, f.PromotedAt.Format(time.RFC3339), f.PromotedAt.Sub(f.FencedAt).Round(time.Millisecond), f.LostWrites)
+				}
+			}
+			fmt.Fprintln(w)
 			break
 		}
 	}
@@ -368,4 +380,11 @@ func runLink(ctx context.Context, cmd string, args []string, stdout, stderr io.W
 		return fmt.Errorf("%s: the change did not reach %s", cmd, strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
