@@ -17,6 +17,7 @@ import (
 
 	"github.com/meridiandb/meridian/internal/auth"
 	"github.com/meridiandb/meridian/internal/loadgen"
+	"github.com/meridiandb/meridian/internal/region"
 	"github.com/meridiandb/meridian/internal/server"
 	"github.com/meridiandb/meridian/internal/session"
 )
@@ -208,7 +209,10 @@ func runMatrixLevel(ctx context.Context, level session.Level, rtts []time.Durati
 		return nil, err
 	}
 	cfg := server.Config{DataDir: dir, Key: auth.EmulatorKey, Consistency: level,
-		MaxStalenessPrefix: p.k, MaxIntervalSeconds: p.t, Logger: p.logger}
+		MaxStalenessPrefix: p.k, MaxIntervalSeconds: p.t, Logger: p.logger,
+		// The matrix measures steady-state latency: no automatic
+		// failover (and so no write lease) on a loaded machine.
+		Control: region.ControlConfig{DetectTimeout: -1}}
 	// Scale 0: a WAN without delay, whose links each cell then sets.
 	acc, err := startDev(topo, cfg, nil, 0, true)
 	if err != nil {
