@@ -47,7 +47,7 @@ func TestCommitFailpointsSitOnTheCommitPath(t *testing.T) {
 			require.Equal(t, before+1, p.Applied())
 			_, count, err := failpoint.Status(name)
 			require.NoError(t, err)
-			require.Equal(t, 1, count, "%s evaluated once for one group", name)
+			require.Equal(t, 1, count, "%s fired once for one group", name)
 		})
 	}
 }

@@ -29,17 +29,20 @@ import (
 //     read region.
 //
 // A two-region account of `meridian serve --topology` processes (w writes,
-// rd reads). For each failpoint the write region is restarted with
-// GOFAIL_FAILPOINTS='<name>=<N>*off->panic' (N seeded), concurrent SDK
-// writers run until it panics there, and it is restarted without
+// rd reads). For each failpoint, twice, on the same data directories: the
+// write region is restarted with GOFAIL_FAILPOINTS='<name>=<N>*off->panic'
+// (gofail terms: N hits do nothing, the next panics; N seeded), concurrent
+// SDK writers run until it panics there, and it is restarted without
 // failpoints; then every acknowledged write must be in the write region
-// with its content, and the read region must converge to exactly the write
-// region's items (unacknowledged writes may or may not have survived, but
-// the same way in both regions).
+// with its content, and the read region must converge to exactly the
+// write region's items (unacknowledged writes may or may not have
+// survived, but the same way in both regions).
 
 const (
 	ccWrite = "w"
 	ccRead  = "rd"
+	// ccRounds is how many times each failpoint crashes the write region.
+	ccRounds = 2
 )
 
 // ccCluster is the two-region account.
@@ -227,7 +230,8 @@ func TestCrashInsideCommit(t *testing.T) {
 		{"partitionAfterSync", 30, 200},
 		{"replBeforeSend", 10, 60},
 	}
-	for trial, fp := range points {
+	for trial := range ccRounds * len(points) {
+		fp := points[trial%len(points)]
 		n := fp.lo + rng.IntN(fp.hi-fp.lo+1)
 		terms := fmt.Sprintf("%s=%d*off->panic", fp.name, n)
 		c.stop(ccWrite)
@@ -277,7 +281,7 @@ func TestCrashInsideCommit(t *testing.T) {
 			return
 		}
 	}
-	t.Logf("3 failpoints in %s", time.Since(start).Round(100*time.Millisecond))
+	t.Logf("%d crashes (%d rounds of %d failpoints) in %s", ccRounds*len(points), ccRounds, len(points), time.Since(start).Round(100*time.Millisecond))
 }
 
 func diffIDs(a, b map[string]map[string]any) (onlyA, onlyB []string) {
