@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meridiandb/meridian/internal/control"
+	"github.com/meridiandb/meridian/internal/repl"
 	"github.com/meridiandb/meridian/internal/topology"
 )
 
@@ -84,6 +85,17 @@ func (r *Region) announce(pid uint64, q *quorum, sinceLSN int64) {
 
 func majority(n int) int { return n/2 + 1 }
 
+// maxDelivery bounds how late a replication message can arrive: a receiver
+// drops a stream that stays silent for its heartbeat timeout, so a message
+// delayed longer is never delivered. A dropped member's lease (timed from
+// arrival) has certainly expired QuorumLease + maxDelivery after the
+// announcement that dropped it, by any clock that runs at the right rate.
+func maxDelivery() time.Duration {
+	var c repl.Config
+	c.Defaults()
+	return c.HeartbeatTimeout
+}
+
 // strongCommit waits until lsn is held by the partition's Strong quorum and
 // then marks it committed. It may shrink the quorum (see above). It returns
 // the regions that acknowledged and the ones that did not, with err set when
@@ -134,7 +146,7 @@ func (r *Region) dropFromQuorum(pid uint64, q *quorum, regions []string, head in
 		}
 	}
 	if changed {
-		q.safeAt = now.Add(r.cfg.QuorumLease)
+		q.safeAt = now.Add(r.cfg.QuorumLease + maxDelivery())
 		r.announce(pid, q, head)
 	}
 	q.mu.Unlock()
@@ -230,7 +242,11 @@ func (r *Region) strongReadable(pid uint64, applied int64) (bool, string) {
 	}) {
 		return false, "it is out of the Strong quorum until it catches up"
 	}
-	if r.cfg.Clock().Sub(pr.SentAt) >= r.cfg.QuorumLease {
+	// The lease runs on this region's own clock from when the message
+	// arrived (HeardAt), never on the write region's clock: a region whose
+	// clock is behind would otherwise keep serving Strong reads after the
+	// write region dropped it (docs/VERIFICATION.md, F11s).
+	if r.cfg.Clock().Sub(pr.HeardAt) >= r.cfg.QuorumLease {
 		return false, "its Strong lease expired: it has not heard from the write region recently"
 	}
 	if applied < pr.QuorumLSN {

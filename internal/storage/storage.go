@@ -283,7 +283,12 @@ func (b *Batch) CommitAsync() (wait func() error, err error) {
 	}
 	return func() error {
 		if err := b.b.SyncWait(); err != nil {
-			return fmt.Errorf("commit sync: %w", err)
+			// As Pebble does on its own commit path: after a failed WAL
+			// fsync nothing written since the last good one is known
+			// durable, and the WAL cannot be trusted; only a restart
+			// (which replays what is durable) is safe. Carrying on left the
+			// region up with writes failing and reads hanging (F15).
+			panic(fmt.Sprintf("meridian: fatal: WAL sync failed: %v", err))
 		}
 		return nil
 	}, nil

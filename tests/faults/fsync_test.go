@@ -636,17 +636,12 @@ func TestFsyncHarnessDetectsLostAck(t *testing.T) {
 // TestFsyncFailureIdleRegionExits is the quiet variant of F15: one write
 // fails on the injected fsync error and then nothing more is written. A
 // crash-only region must exit (and be restarted by its supervisor); until
-// then it answers nothing useful. Known to fail (docs/VERIFICATION.md, bug
-// 1): Meridian commits with ApplyNoSyncWait, so a failed sync reaches
-// partition.finish as an error instead of Pebble's Fatalf, the group is
-// answered 500, and the process lives on until a later write fills the WAL
-// block and Pebble panics; meanwhile reads that must wait for the failed
-// LSN (a missing item, a query) hang until their deadline. Run with
-// MERIDIAN_FAULTS_KNOWN_BUGS=1.
+// then it answers nothing useful. Regression test of docs/VERIFICATION.md
+// bug 1: the pipelined commit (ApplyNoSyncWait + SyncWait) used to turn a
+// failed sync into a 500 while the process lived on, with reads that wait
+// for the failed LSN hanging; storage.Batch.CommitAsync now treats it as
+// fatal, as Pebble's own commit path does.
 func TestFsyncFailureIdleRegionExits(t *testing.T) {
-	if os.Getenv("MERIDIAN_FAULTS_KNOWN_BUGS") == "" {
-		t.Skip("known bug (docs/VERIFICATION.md bug 1); set MERIDIAN_FAULTS_KNOWN_BUGS=1 to run")
-	}
 	dir := t.TempDir()
 	child := startFsyncChild(t, dir, "syncs:5")
 	client := newClient(t, child.endpoint, "")
