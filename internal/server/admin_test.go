@@ -143,7 +143,9 @@ func withContainer(t *testing.T, ep map[string]string) {
 	require.Equal(t, http.StatusCreated, dataCall(t, "POST", ep[west], "dbs", "dbs", "", map[string]string{"id": "db"}))
 	require.Equal(t, http.StatusCreated, dataCall(t, "POST", ep[west], "dbs/db/colls", "colls", "dbs/db",
 		map[string]any{"id": "c", "partitionKey": map[string]any{"paths": []string{"/pk"}, "kind": "Hash"}}))
-	eventually(t, func() bool { return len(status(t, ep[west]).Partitions) == 2 && len(status(t, ep[east]).Partitions) == 2 })
+	eventually(t, func() bool {
+		return len(status(t, ep[west]).Partitions) == 2 && len(status(t, ep[east]).Partitions) == 2
+	})
 }
 
 func TestStatusReportsReplication(t *testing.T) {
