@@ -17,6 +17,7 @@ type stateCollector struct {
 	m       *Metrics
 	status  func() admin.Status
 	storage func() storage.Metrics
+	raft    func() (RaftState, bool)
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -43,7 +44,10 @@ var (
 	descDisk         = desc(NameDiskBytes, "Pebble: disk space used by the store.")
 	descMemTable     = desc(NameMemTableBytes, "Pebble: bytes allocated by memtables.")
 	descCompactions  = desc(NameCompactions, "Pebble: compactions since the store was opened.")
-	descRaftIsLeader = desc(NameRaftIsLeader, "1 if this region's Raft node is the control-plane leader (placeholder until the failover work sets it).")
+	descRaftIsLeader = desc(NameRaftIsLeader, "1 if this region's Raft node is the control-plane leader.")
+	descEpoch        = desc(NameEpoch, "The account epoch this region adopted (the session-token version); it grows by one with every failover.")
+	descFailovers    = desc(NameFailovers, "Failovers completed since the account was created, by kind (Automatic, Manual).", "kind")
+	descLostWrites   = desc(NameFailoverLostWrites, "Log entries failovers removed because no surviving region held them (published to the conflicts feeds when their region returned).")
 	descRaftLeader   = desc(NameRaftLeader, "Always 1: the control-plane leader as this region's Raft node knows it.", "leader")
 	descRaftTerm     = desc(NameRaftTerm, "Current Raft term of this region's node.")
 	descRaftCommit   = desc(NameRaftCommitIndex, "Raft commit index of this region's node.")
@@ -55,6 +59,7 @@ var allDescs = []*prometheus.Desc{
 	descBehind, descHeardAgo, descConnected, descReachable, descLinkRTT, descLinkJitter, descLinkPart,
 	descWAL, descDisk, descMemTable, descCompactions,
 	descRaftIsLeader, descRaftLeader, descRaftTerm, descRaftCommit, descRaftApplied,
+	descEpoch, descFailovers, descLostWrites,
 }
 
 // Describe implements prometheus.Collector.
@@ -80,7 +85,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descMemTable, float64(s.MemTableSize))
 		ch <- prometheus.MustNewConstMetric(descCompactions, prometheus.CounterValue, float64(s.Compactions), region)
 	}
-	if r := c.m.raftState(); r.set {
+	r := c.m.raftState() // pushed (SetRaftState), unless the node is read below
+	if c.raft != nil {
+		if st, ok := c.raft(); ok {
+			r, r.set = st, true
+		}
+	}
+	if r.set {
 		gauge(descRaftIsLeader, b2f(r.IsLeader))
 		if r.Leader != "" {
 			gauge(descRaftLeader, 1, r.Leader)
@@ -96,6 +107,19 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 func collectStatus(st admin.Status, gauge func(*prometheus.Desc, float64, ...string)) {
 	gauge(descRegionInfo, 1, st.Role, st.WriteRegion)
 	gauge(descOffline, b2f(st.Offline))
+	if st.Control != nil {
+		gauge(descEpoch, float64(st.Epoch))
+		kinds := map[string]float64{"Automatic": 0, "Manual": 0}
+		var lost float64
+		for _, f := range st.Control.Failovers {
+			kinds[f.Kind]++
+			lost += float64(f.LostWrites)
+		}
+		for k, n := range kinds {
+			gauge(descFailovers, n, k)
+		}
+		gauge(descLostWrites, lost)
+	}
 	reachable := map[string]bool{}
 	for _, p := range st.Partitions {
 		name := p.Name()

@@ -60,6 +60,9 @@ type Options struct {
 	Status func() admin.Status
 	// Storage, if set, is called at scrape time for the Pebble series.
 	Storage func() storage.Metrics
+	// Raft, if set, is called at scrape time for the meridian_raft_*
+	// series (false: this region runs no control plane).
+	Raft func() (RaftState, bool)
 	// NoProcessMetrics leaves out the Go runtime and process collectors
 	// (go_*, process_*).
 	NoProcessMetrics bool
@@ -174,7 +177,7 @@ func New(o Options) *Metrics {
 	for _, op := range Ops {
 		m.throttled.WithLabelValues(op)
 	}
-	m.reg.MustRegister(&stateCollector{m: m, status: o.Status, storage: o.Storage})
+	m.reg.MustRegister(&stateCollector{m: m, status: o.Status, storage: o.Storage, raft: o.Raft})
 	if !o.NoProcessMetrics {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -273,8 +276,8 @@ func canonicalLevel(h, def string) string {
 }
 
 // RaftState is the control plane's view of this region's Raft node, for
-// the meridian_raft_* series. It is a placeholder until the failover work
-// feeds it: the series are absent until SetRaftState is first called.
+// the meridian_raft_* series: read at scrape time through Options.Raft, or
+// pushed with SetRaftState; absent in a one-region account.
 type RaftState struct {
 	// Leader names the region whose node leads (empty: no leader known).
 	Leader string

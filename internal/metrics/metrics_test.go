@@ -107,7 +107,7 @@ meridian_region_info{region="East US",role="read",write_region="West US"} 1
 	}
 	m.SetRaftState(metrics.RaftState{Leader: "West US", Term: 7, CommitIndex: 42, AppliedIndex: 41})
 	want = `
-# HELP meridian_raft_is_leader 1 if this region's Raft node is the control-plane leader (placeholder until the failover work sets it).
+# HELP meridian_raft_is_leader 1 if this region's Raft node is the control-plane leader.
 # TYPE meridian_raft_is_leader gauge
 meridian_raft_is_leader{region="East US"} 0
 # HELP meridian_raft_leader Always 1: the control-plane leader as this region's Raft node knows it.

@@ -79,6 +79,12 @@ const (
 	NameRaftTerm         = "meridian_raft_term"
 	NameRaftCommitIndex  = "meridian_raft_commit_index"
 	NameRaftAppliedIndex = "meridian_raft_applied_index"
+	// NameEpoch is the account epoch the region adopted.
+	NameEpoch = "meridian_control_epoch"
+	// NameFailovers counts completed failovers by kind.
+	NameFailovers = "meridian_failovers"
+	// NameFailoverLostWrites counts the log entries failovers removed.
+	NameFailoverLostWrites = "meridian_failover_lost_writes"
 )
 
 // Group commit.

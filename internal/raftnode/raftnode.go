@@ -534,6 +534,15 @@ func toStatus(err error) error {
 // counted when the next command applies).
 func (n *Node) AppliedIndex() uint64 { return n.fsm.applied.Load() }
 
+// Stats are the node's current term and commit index (zero before Start).
+func (n *Node) Stats() (term, commitIndex uint64) {
+	r := n.raft.Load()
+	if r == nil {
+		return 0, 0
+	}
+	return r.CurrentTerm(), r.CommitIndex()
+}
+
 // WaitApplied waits until this node applied index (from ProposeIndex,
 // Barrier or another node's AppliedIndex), ctx ends or the node closes.
 func (n *Node) WaitApplied(ctx context.Context, index uint64) error {

@@ -290,3 +290,23 @@ func TestOneWayPartition(t *testing.T) {
 		map[string]any{"a": west, "b": east, "partitioned": false, "oneWay": true}, nil))
 	require.False(t, n.Link(west, east).Partitioned)
 }
+
+// TestControlPlaneMetrics: a multi-region region exports its Raft node's
+// state and the account epoch at /metrics.
+func TestControlPlaneMetrics(t *testing.T) {
+	_, ep := twoRegions(t)
+	resp, err := http.Get(ep[west] + "metrics")
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	text := string(b)
+	for _, want := range []string{
+		`meridian_raft_is_leader{region="West US"}`,
+		`meridian_raft_term{region="West US"}`,
+		`meridian_control_epoch{region="West US"} 1`,
+		`meridian_failovers{kind="Automatic",region="West US"} 0`,
+	} {
+		require.Contains(t, text, want)
+	}
+}

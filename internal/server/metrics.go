@@ -41,6 +41,7 @@ func (s *Server) observe(h http.Handler) (http.Handler, error) {
 		Region: s.cfg.Region, Consistency: s.topo.Consistency,
 		Status:  s.scrapeStatus,
 		Storage: s.db.Metrics,
+		Raft:    s.scrapeRaft,
 	})
 	verifier, err := auth.NewVerifier(s.cfg.Key, s.cfg.ReadOnlyKey)
 	if err != nil {
@@ -74,6 +75,17 @@ func (s *Server) observe(h http.Handler) (http.Handler, error) {
 // Metrics is the region's Prometheus registry and instruments. The control
 // plane reports its Raft state through Metrics().SetRaftState.
 func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// scrapeRaft is the control plane's Raft state (none in a one-region
+// account), read when Prometheus scrapes.
+func (s *Server) scrapeRaft() (metrics.RaftState, bool) {
+	if s.raft == nil {
+		return metrics.RaftState{}, false
+	}
+	leader, _ := s.raft.Leader()
+	term, commit := s.raft.Stats()
+	return metrics.RaftState{Leader: leader, IsLeader: s.raft.IsLeader(), Term: term, CommitIndex: commit, AppliedIndex: s.raft.AppliedIndex()}, true
+}
 
 // scrapeStatus is the management API status, read when Prometheus scrapes.
 func (s *Server) scrapeStatus() admin.Status {
