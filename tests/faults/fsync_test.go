@@ -181,6 +181,17 @@ func (f *walSyncFault) MaybeError(op errorfs.Op) error {
 		return nil
 	}
 	f.mu.Lock()
+	frozen := f.lie && f.tripped
+	f.mu.Unlock()
+	if frozen && op.Kind != errorfs.OpFileSync {
+		// After lying, the disk hangs: the batch the lie covered is
+		// acknowledged, nothing more reaches the WAL (no hole for replay to
+		// trip on), and no later error ends the process (a failed sync is
+		// fatal) before those acknowledgements reach the clients. The test
+		// kills the child.
+		select {}
+	}
+	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch op.Kind {
 	case errorfs.OpFileSyncData, errorfs.OpFileSyncTo, errorfs.OpFileSync:
