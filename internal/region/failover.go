@@ -86,7 +86,6 @@ func (r *Region) drive(ctx context.Context, st *control.State, now time.Time, co
 	case f == nil && st.WriteRegion != "":
 		if ok, why := control.ShouldFailover(now, contacts, st.WriteRegion, r.ctl.DetectTimeout); ok && r.ctl.DetectTimeout > 0 {
 			r.log.Warn("failover: the write region is unreachable; fencing it", "write_region", st.WriteRegion, "why", why)
-			r.failoverStarted.Store(now.UnixNano())
 			_, err := r.propose(pctx, control.Fence{Epoch: st.Epoch + 1, Deposed: st.WriteRegion, Reason: why, At: now})
 			return err
 		}
@@ -99,7 +98,6 @@ func (r *Region) drive(ctx context.Context, st *control.State, now time.Time, co
 			}
 		}
 	case f != nil && f.Phase == control.PhaseRequested:
-		r.failoverStarted.Store(now.UnixNano())
 		_, err := r.propose(pctx, control.Fence{Epoch: st.Epoch + 1, Deposed: st.WriteRegion, Planned: true,
 			Reason: "manual failover to " + f.Target, At: now})
 		return err

@@ -117,9 +117,6 @@ type Region struct {
 	// reported is the epoch whose failover report this region sent (the
 	// reconciler's own).
 	reported int64
-	// failoverStarted is when the driver fenced the last write region
-	// (Unix ns), for the RTO split.
-	failoverStarted atomic.Int64
 
 	// mu guards parts, lag and quorums.
 	mu      sync.RWMutex
