@@ -118,11 +118,12 @@ type Region struct {
 	// reconciler's own).
 	reported int64
 
-	// mu guards parts, lag and quorums.
-	mu      sync.RWMutex
-	parts   map[uint32]*partition.Partition // by container number
-	lag     map[uint32]*commitTimes         // write region: commit times of recent LSNs (bounded staleness)
-	quorums map[uint32]*quorum              // write region, Strong: each partition's quorum set
+	// mu guards parts, partsChanged, lag and quorums.
+	mu           sync.RWMutex
+	partsChanged chan struct{}                   // closed (and replaced) when a partition opens
+	parts        map[uint32]*partition.Partition // by container number
+	lag          map[uint32]*commitTimes         // write region: commit times of recent LSNs (bounded staleness)
+	quorums      map[uint32]*quorum              // write region, Strong: each partition's quorum set
 
 	ctx    context.Context // cancelled by Close; owns the background loops
 	cancel context.CancelFunc
@@ -143,6 +144,7 @@ func Open(cfg Config) (*Region, error) {
 		cfg: cfg, log: cfg.Logger.With("region", self.Name), topo: cfg.Topology, self: self,
 		level: cfg.Topology.Level(), parts: map[uint32]*partition.Partition{}, lag: map[uint32]*commitTimes{},
 		quorums: map[uint32]*quorum{}, tracker: repl.NewTracker(cfg.Clock), ctl: cfg.Control,
+		partsChanged: make(chan struct{}),
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	multi := len(cfg.Topology.Regions) > 1
@@ -296,12 +298,14 @@ func (r *Region) openPartition(co catalog.Container) (*partition.Partition, erro
 		existing.SetInfo(infoOf(co))
 		return existing, nil
 	}
+	if v := r.view.Load(); v.active {
+		p.Promote(v.epoch) // writable before anyone can find it
+	}
 	r.parts[co.Num] = p
 	r.lag[co.Num] = &commitTimes{}
+	close(r.partsChanged)
+	r.partsChanged = make(chan struct{})
 	r.mu.Unlock()
-	if v := r.view.Load(); v.active {
-		p.Promote(v.epoch)
-	}
 	return p, nil
 }
 
@@ -397,13 +401,24 @@ func (r *Region) container(db, coll string) (catalog.Container, *partition.Parti
 	if err != nil {
 		return catalog.Container{}, nil, err
 	}
-	r.mu.RLock()
-	p := r.parts[co.Num]
-	r.mu.RUnlock()
-	if p == nil {
-		return catalog.Container{}, nil, resource.Errorf(resource.KindServiceUnavailable, "The container %q is not open in region %q yet; retry.", coll, r.self.Name)
+	// The catalog shows a new container a moment before the region has
+	// opened its partition (the catalog's apply hook opens it): wait for
+	// that moment rather than answer 503.
+	deadline := time.NewTimer(2 * time.Second)
+	defer deadline.Stop()
+	for {
+		r.mu.RLock()
+		p, changed := r.parts[co.Num], r.partsChanged
+		r.mu.RUnlock()
+		if p != nil {
+			return co, p, nil
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return catalog.Container{}, nil, resource.Errorf(resource.KindServiceUnavailable, "The container %q is not open in region %q yet; retry.", coll, r.self.Name)
+		}
 	}
-	return co, p, nil
 }
 
 // Account describes the account as this region serves it.
