@@ -322,9 +322,15 @@ func printDev(w io.Writer, acc *devAccount, cfg server.Config) {
 	for _, r := range t.Regions {
 		width = max(width, len(r.Name))
 	}
+	// The control plane's write region (a failover before a restart may
+	// have moved it away from the topology's).
+	writer := t.WriteRegion
+	if w := acc.servers[0].Region().WriteRegion(); w != "" {
+		writer = w
+	}
 	for i, r := range t.Regions {
 		role := ""
-		if r.Name == t.WriteRegion {
+		if r.Name == writer {
 			role = "  (write region)"
 		}
 		fmt.Fprintf(w, "  %-*s  %s%s\n", width, r.Name, acc.servers[i].Endpoint(), role)

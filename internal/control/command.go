@@ -404,11 +404,8 @@ func (s *State) plan(c Plan) (Result, error) {
 	if c.Drained && (f.Kind != Manual || c.Forced) {
 		return Result{}, fmt.Errorf("%w: only an unforced manual failover can drain the deposed region", ErrTransition)
 	}
-	if len(c.Partitions) == 0 {
-		// The catalog (partition 0) always exists; an empty plan means the
-		// proposer collected nothing.
-		return Result{}, fmt.Errorf("%w: the plan has no partitions", ErrInvalid)
-	}
+	// An empty plan is valid: an account without containers has no log
+	// to catch up (its catalog travels in the control plane's own log).
 	parts := make(map[uint64]PartPlan, len(c.Partitions))
 	below := map[uint64]LSNRange{}
 	for _, p := range sortedKeys(c.Partitions) {

@@ -108,7 +108,7 @@ func TestPlan(t *testing.T) {
 		{name: "unknown source", setup: fenced, cmds: one(p(map[uint64]PartPlan{0: {15, "Z"}})), err: ErrInvalid},
 		{name: "deposed region as source of an automatic failover", setup: fenced, cmds: one(p(map[uint64]PartPlan{0: {15, "A"}})), err: ErrUnsafe},
 		{name: "negative target LSN", setup: fenced, cmds: one(p(map[uint64]PartPlan{0: {-1, "B"}})), err: ErrInvalid},
-		{name: "no partitions", setup: fenced, cmds: one(p(nil)), err: ErrInvalid},
+		{name: "no partitions (no containers) is a valid plan", setup: fenced, cmds: one(p(nil))},
 		{name: "drained plan of an automatic failover", setup: fenced, cmds: one(Plan{Epoch: 2, Target: "B", Drained: true, Partitions: map[uint64]PartPlan{0: {15, "A"}}}), err: ErrTransition},
 		{name: "forced without naming what it gave up", setup: fenced, cmds: one(Plan{Epoch: 2, Target: "B", Forced: true, Partitions: map[uint64]PartPlan{0: {15, "B"}}}), err: ErrInvalid},
 		{name: "forced names unknown region", setup: fenced, cmds: one(Plan{Epoch: 2, Target: "B", Forced: true, Unreported: []string{"Z"}, Partitions: map[uint64]PartPlan{0: {15, "B"}}}), err: ErrInvalid},

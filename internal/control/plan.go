@@ -191,9 +191,8 @@ func ChooseTarget(s *State, survivors map[string]RegionProgress, force bool) (st
 		}
 		plan[p] = PartPlan{TargetLSN: maxLSN, Source: src}
 	}
-	if len(plan) == 0 {
-		return "", nil, fmt.Errorf("%w: no partition was reported", ErrInvalid)
-	}
+	// No partition reported: nothing to catch up (an account without
+	// containers); the target only needs promoting.
 	return target, plan, nil
 }
 
@@ -231,9 +230,6 @@ func DrainPlan(s *State, deposed RegionProgress) (string, map[uint64]PartPlan, e
 		if _, ok := plan[p]; !ok {
 			return "", nil, fmt.Errorf("%w: %q did not report partition %d", ErrUnsafe, f.Deposed, p)
 		}
-	}
-	if len(plan) == 0 {
-		return "", nil, fmt.Errorf("%w: no partition was reported", ErrInvalid)
 	}
 	return f.Target, plan, nil
 }

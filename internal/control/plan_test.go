@@ -97,7 +97,8 @@ func TestChooseTarget(t *testing.T) {
 			surv: map[string]RegionProgress{"B": prog(2, 1, 0, 1), "b": prog(2, 1, 0, 2), "C": prog(2, 1, 0, 1)}, want: want{err: ErrInvalid}},
 		{name: "not fenced", setup: newABC, surv: map[string]RegionProgress{"B": prog(1, 1, 0, 1)}, want: want{err: ErrTransition}},
 		{name: "manual request not yet fenced", setup: manualRequested, surv: map[string]RegionProgress{"B": prog(1, 1, 0, 1)}, want: want{err: ErrTransition}},
-		{name: "nothing reported at all", setup: fenced, surv: map[string]RegionProgress{"B": {Epoch: 2}, "C": {Epoch: 2}}, want: want{err: ErrInvalid}},
+		// No containers: nothing to catch up, the target is still chosen.
+		{name: "nothing reported at all", setup: fenced, surv: map[string]RegionProgress{"B": {Epoch: 2}, "C": {Epoch: 2}}, want: want{target: "B", plan: map[uint64]PartPlan{}}},
 		// Second failover: B (writer of epoch 2, from 16) is lost; A is
 		// fenced out and still holds 16..20 of epoch 1, which epoch 2
 		// truncated. It must not count, even if it reports.
@@ -226,7 +227,10 @@ func TestDrainPlan(t *testing.T) {
 		require.Equal(t, map[uint64]PartPlan{0: {30, "B"}, 1: {7, "B"}}, plan)
 	})
 	t.Run("nothing reported", func(t *testing.T) {
-		_, _, err := DrainPlan(manualFenced(t), RegionProgress{Epoch: 2})
-		requireIs(t, err, ErrInvalid)
+		// An account without containers drains nothing.
+		target, plan, err := DrainPlan(manualFenced(t), RegionProgress{Epoch: 2})
+		require.NoError(t, err)
+		require.NotEmpty(t, target)
+		require.Empty(t, plan)
 	})
 }

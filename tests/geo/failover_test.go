@@ -406,3 +406,24 @@ func TestFailoverSDKFollows(t *testing.T) {
 	_, ok, r := readVal(t, c, east, "p", "after", "", "")
 	require.True(t, ok, r.String())
 }
+
+// TestFailoverWithoutContainers: an account with no container yet (nothing
+// to catch up) fails over too, planned and automatic.
+func TestFailoverWithoutContainers(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{RTTScale: 0.25, Control: region.ControlConfig{DetectTimeout: 1500 * time.Millisecond}})
+	st := rawDo(t, c, europe, http.MethodPost, "", "_meridian/failover", "/_meridian/failover", []byte(`{"writeRegion":"East US"}`), nil)
+	require.Equal(t, 200, st.Status, st.String())
+	eventually(t, 10*time.Second, 20*time.Millisecond, "a database created in East US", func() (bool, string) {
+		r := rawDo(t, c, east, http.MethodPost, "dbs", "", "/dbs", []byte(`{"id":"db"}`), nil)
+		return r.Status == 201, r.String()
+	})
+	c.Kill(east)
+	eventually(t, 20*time.Second, 50*time.Millisecond, "a database created after East US crashed", func() (bool, string) {
+		for _, reg := range []string{west, europe} {
+			if r := rawDo(t, c, reg, http.MethodPost, "dbs", "", "/dbs", []byte(`{"id":"db2"}`), nil); r.Status == 201 {
+				return true, ""
+			}
+		}
+		return false, "no region accepted the write"
+	})
+}
