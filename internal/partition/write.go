@@ -63,8 +63,9 @@ type Result struct {
 	NotModified bool
 	// Version is the item after the operation (nil after a delete).
 	Version *Version
-	// LSN is the entry that holds the change (0 for reads and failures).
-	LSN int64
+	// LSN is the entry that holds the change (0 for reads and failures),
+	// Epoch the epoch it was written in.
+	LSN, Epoch int64
 	// Err is this operation's failure (a *resource.Error). In a failed
 	// atomic batch, operations other than the failing one get
 	// ErrFailedDependency.
@@ -402,7 +403,7 @@ func (p *Partition) prepare(group []*request) *pending {
 			}
 			for i := range results[gi] {
 				if r.ops[i].Kind != Read {
-					results[gi][i].LSN = lsn
+					results[gi][i].LSN, results[gi][i].Epoch = lsn, epoch
 				}
 			}
 			entries = append(entries, p.entry(lsn, epoch, now, chs))
@@ -417,7 +418,7 @@ func (p *Partition) prepare(group []*request) *pending {
 				continue
 			}
 			lsn++
-			results[gi][i].LSN = lsn
+			results[gi][i].LSN, results[gi][i].Epoch = lsn, epoch
 			for k, s := range child {
 				ov[k] = s
 			}

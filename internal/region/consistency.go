@@ -140,7 +140,7 @@ func (r *Region) afterWrite(ctx context.Context, p *partition.Partition, lsn int
 	}
 	var wait []string
 	n := 0
-	tok := session.Format(rangeID, session.Token{Version: r.view.Load().epoch, GlobalLSN: lsn})
+	tok := session.Format(rangeID, session.Token{Version: r.epochOf(p), GlobalLSN: lsn})
 	switch {
 	case r.level == session.Strong && len(r.topo.Regions) > 1:
 		acked, missing, err := r.strongCommit(ctx, pid, lsn, p.Applied())

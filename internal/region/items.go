@@ -72,7 +72,7 @@ func (r *Region) awaitSession(ctx context.Context, p *partition.Partition, raw s
 		if v.diverged {
 			return control.Diverged
 		}
-		return control.TokenVerdict(v.history, p.ID(), t, p.Applied(), v.epoch)
+		return control.TokenVerdict(v.history, p.ID(), t, p.Applied(), max(v.epoch, p.Epoch()))
 	}
 	vd := verdict()
 	if vd == control.Serve {
@@ -110,13 +110,29 @@ func (r *Region) awaitSession(ctx context.Context, p *partition.Partition, raw s
 			}
 			return resource.Errorf(resource.KindReadSessionNotAvailable,
 				"The read session is not available for the input session token: region %q has applied %s (epoch %d), the token requires %s.",
-				r.self.Name, progress(p), r.view.Load().epoch, t)
+				r.self.Name, progress(p), r.epochOf(p), t)
 		}
 		vd = verdict()
 	}
 }
 
-func (r *Region) meta(co catalog.Container, p *partition.Partition, lsn int64, charge float64) httpapi.ResponseMeta {
+// epochOf is the session-token version of what p holds: the epoch this
+// region adopted, or the epoch of p's last entry if that is later (a read
+// region may apply a new write region's entries, relayed by a region that
+// already follows it, a moment before it adopts the new epoch itself). A
+// token must never name an epoch older than an entry it covers: that entry
+// would look truncated by its own epoch's promotion.
+func (r *Region) epochOf(p *partition.Partition) int64 {
+	return max(r.view.Load().epoch, p.Epoch())
+}
+
+// meta is a response's metadata. For a write, lsn and epoch are its entry's:
+// its session token names the epoch it was written in. For a read (lsn 0)
+// the token covers the partition's horizon at the region's epoch.
+func (r *Region) meta(co catalog.Container, p *partition.Partition, lsn, epoch int64, charge float64) httpapi.ResponseMeta {
+	if epoch == 0 {
+		epoch = r.epochOf(p)
+	}
 	if lsn == 0 {
 		// A read's token must cover every version it may have returned:
 		// the horizon bounds what the read could see (a committed batch is
@@ -124,7 +140,7 @@ func (r *Region) meta(co catalog.Container, p *partition.Partition, lsn int64, c
 		lsn = p.Horizon()
 	}
 	return httpapi.ResponseMeta{
-		SessionToken: session.Format(rangeID, session.Token{Version: r.view.Load().epoch, GlobalLSN: lsn}),
+		SessionToken: session.Format(rangeID, session.Token{Version: epoch, GlobalLSN: lsn}),
 		Charge:       charge,
 		ContainerRID: co.RID,
 		Region:       r.self.Name,
@@ -174,7 +190,7 @@ func (r *Region) Item(ctx context.Context, req httpapi.ItemRequest) (httpapi.Ite
 	if err := r.afterWrite(ctx, p, res.LSN, req.Options); err != nil {
 		return httpapi.ItemResponse{}, err
 	}
-	resp := httpapi.ItemResponse{Status: 200, Meta: r.meta(co, p, res.LSN, writeCharge(len(req.Body)))}
+	resp := httpapi.ItemResponse{Status: 200, Meta: r.meta(co, p, res.LSN, res.Epoch, writeCharge(len(req.Body)))}
 	switch {
 	case req.Op == httpapi.OpDelete:
 		resp.Status = 204
@@ -214,7 +230,7 @@ func (r *Region) readItem(ctx context.Context, level session.Level, co catalog.C
 	if errors.Is(err, resource.ErrNotFound) {
 		// As Cosmos DB does, a not-found read still returns the session
 		// token (the Node.js SDK harvests it from 404s).
-		m := r.meta(co, p, 0, 1)
+		m := r.meta(co, p, 0, 0, 1)
 		return httpapi.ItemResponse{}, &resource.Error{Kind: resource.KindNotFound, Msg: resource.ErrNotFound.Msg,
 			SessionToken: m.SessionToken, ContainerRID: m.ContainerRID}
 	}
@@ -224,7 +240,7 @@ func (r *Region) readItem(ctx context.Context, level session.Level, co catalog.C
 	if err := r.readBarrier(ctx, level, p, v.LSN); err != nil {
 		return httpapi.ItemResponse{}, err
 	}
-	resp := httpapi.ItemResponse{Status: 200, ETag: v.ETag, Meta: r.meta(co, p, 0, readCharge(len(v.JSON)))}
+	resp := httpapi.ItemResponse{Status: 200, ETag: v.ETag, Meta: r.meta(co, p, 0, 0, readCharge(len(v.JSON)))}
 	resp.Meta.ItemLSN = v.LSN
 	if inm := req.Options.IfNoneMatch; inm != "" && (inm == "*" || inm == v.ETag) {
 		resp.Status = 304
@@ -325,7 +341,7 @@ func (r *Region) Batch(ctx context.Context, req httpapi.BatchRequest) (httpapi.B
 			}
 			out.Results[i] = opResult(partition.Result{Err: err}, bo.Op)
 			out.Failed = true
-			out.Meta = r.meta(co, p, 0, 1)
+			out.Meta = r.meta(co, p, 0, 0, 1)
 			return out, nil
 		}
 		out.Results[i] = opResult(partition.Result{Err: err}, bo.Op)
@@ -335,7 +351,7 @@ func (r *Region) Batch(ctx context.Context, req httpapi.BatchRequest) (httpapi.B
 	if err != nil {
 		return httpapi.BatchResponse{}, err
 	}
-	var lsn int64
+	var lsn, epoch int64
 	var charge float64
 	for k, res := range results {
 		i := idx[k]
@@ -345,13 +361,13 @@ func (r *Region) Batch(ctx context.Context, req httpapi.BatchRequest) (httpapi.B
 			out.Failed = req.Atomic
 		}
 		if res.LSN > lsn {
-			lsn = res.LSN
+			lsn, epoch = res.LSN, res.Epoch
 		}
 	}
 	if err := r.afterWrite(ctx, p, lsn, req.Options); err != nil {
 		return httpapi.BatchResponse{}, err
 	}
-	out.Meta = r.meta(co, p, lsn, charge)
+	out.Meta = r.meta(co, p, lsn, epoch, charge)
 	return out, nil
 }
 

@@ -71,7 +71,7 @@ func (r *Region) Query(ctx context.Context, req httpapi.QueryRequest) (httpapi.Q
 	return httpapi.QueryResponse{
 		Documents:    page.Docs,
 		Continuation: page.Continuation,
-		Meta:         r.meta(co, p, 0, 2.31+float64(size/1024)*0.3),
+		Meta:         r.meta(co, p, 0, 0, 2.31+float64(size/1024)*0.3),
 	}, nil
 }
 
@@ -93,7 +93,7 @@ func (r *Region) ChangeFeed(ctx context.Context, req httpapi.ChangeFeedRequest) 
 	switch req.Start {
 	case httpapi.StartNow:
 		lsn := p.Applied()
-		return httpapi.ChangeFeedResponse{NotModified: true, ETag: changeFeedETag(lsn), Meta: r.meta(co, p, 0, 1)}, nil
+		return httpapi.ChangeFeedResponse{NotModified: true, ETag: changeFeedETag(lsn), Meta: r.meta(co, p, 0, 0, 1)}, nil
 	case httpapi.StartAfterLSN:
 		if req.AfterLSN < 0 {
 			return httpapi.ChangeFeedResponse{}, resource.BadRequestf("Invalid change feed continuation %d.", req.AfterLSN)
@@ -128,7 +128,7 @@ func (r *Region) ChangeFeed(ctx context.Context, req httpapi.ChangeFeedRequest) 
 	if err != nil {
 		return httpapi.ChangeFeedResponse{}, err
 	}
-	resp := httpapi.ChangeFeedResponse{ETag: changeFeedETag(next), Meta: r.meta(co, p, 0, 1)}
+	resp := httpapi.ChangeFeedResponse{ETag: changeFeedETag(next), Meta: r.meta(co, p, 0, 0, 1)}
 	if len(vers) == 0 {
 		resp.NotModified = true
 		return resp, nil
