@@ -5,12 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/meridiandb/meridian/internal/testbin"
 )
 
 var (
@@ -21,49 +20,14 @@ var (
 	keepFlag = flag.String("torture.dir", "", "keep run directories here (default: a temp dir, kept only on failure)")
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binDir  string
-	binErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
-// buildBinary builds ./cmd/meridian once per test run into a temporary
-// directory (as tests/e2e does).
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		out, err := exec.Command("go", "env", "GOMOD").Output()
-		if err != nil {
-			binErr = fmt.Errorf("go env GOMOD: %w", err)
-			return
-		}
-		root := filepath.Dir(strings.TrimSpace(string(out)))
-		if binDir, binErr = os.MkdirTemp("", "meridian-torture-bin-"); binErr != nil {
-			return
-		}
-		bin := filepath.Join(binDir, "meridian")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/meridian")
-		build.Dir = root
-		if b, err := build.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build ./cmd/meridian: %w\n%s", err, b)
-			return
-		}
-		binPath = bin
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
+// buildBinary builds ./cmd/meridian once per test binary (internal/testbin).
+func buildBinary(t *testing.T) string { return testbin.Meridian(t) }
 
 // TestScenariosCI runs the CI-sized scenarios (F0, F1 Strong, F2 BS, F3
 // Session, F4 Eventual, F7 kill -9, F10 SIGSTOP, F11 clock skew at Session

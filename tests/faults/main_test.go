@@ -21,8 +21,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -35,6 +33,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 
 	"github.com/meridiandb/meridian/internal/auth"
+	"github.com/meridiandb/meridian/internal/testbin"
 )
 
 const (
@@ -42,49 +41,14 @@ const (
 	faultsColl = "items"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binDir  string
-	binErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
-// meridianBinary builds ./cmd/meridian once per test binary (as tests/e2e
-// does), only for the tests that run it.
-func meridianBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		out, err := exec.Command("go", "env", "GOMOD").Output()
-		if err != nil {
-			binErr = fmt.Errorf("go env GOMOD: %w", err)
-			return
-		}
-		root := filepath.Dir(strings.TrimSpace(string(out)))
-		if binDir, binErr = os.MkdirTemp("", "meridian-faults-bin-"); binErr != nil {
-			return
-		}
-		bin := filepath.Join(binDir, "meridian")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/meridian")
-		build.Dir = root
-		if b, err := build.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build ./cmd/meridian: %w\n%s", err, b)
-			return
-		}
-		binPath = bin
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
+// meridianBinary builds ./cmd/meridian once per test binary (internal/testbin).
+func meridianBinary(t *testing.T) string { return testbin.Meridian(t) }
 
 // newClient is a fresh SDK client of endpoint, preferring region (if set).
 // azcore's retries are off so a dead server fails fast; a fresh client is
