@@ -404,19 +404,25 @@ func (r *Region) container(db, coll string) (catalog.Container, *partition.Parti
 	// The catalog shows a new container a moment before the region has
 	// opened its partition (the catalog's apply hook opens it): wait for
 	// that moment rather than answer 503.
+	r.mu.RLock()
+	p, changed := r.parts[co.Num], r.partsChanged
+	r.mu.RUnlock()
+	if p != nil {
+		return co, p, nil // the common case: no timer
+	}
 	deadline := time.NewTimer(2 * time.Second)
 	defer deadline.Stop()
 	for {
-		r.mu.RLock()
-		p, changed := r.parts[co.Num], r.partsChanged
-		r.mu.RUnlock()
-		if p != nil {
-			return co, p, nil
-		}
 		select {
 		case <-changed:
 		case <-deadline.C:
 			return catalog.Container{}, nil, resource.Errorf(resource.KindServiceUnavailable, "The container %q is not open in region %q yet; retry.", coll, r.self.Name)
+		}
+		r.mu.RLock()
+		p, changed = r.parts[co.Num], r.partsChanged
+		r.mu.RUnlock()
+		if p != nil {
+			return co, p, nil
 		}
 	}
 }
