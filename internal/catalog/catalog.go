@@ -67,9 +67,7 @@ type Catalog struct {
 	applied  atomic.Int64
 	epoch    atomic.Int64
 	writable atomic.Bool
-	// writeEpoch (guarded by mu) is the epoch local commands are logged in
-	// once promoted (0: the epoch of the last entry).
-	writeEpoch int64
+
 	// notifyMu guards notify, closed and replaced when applied advances.
 	notifyMu sync.Mutex
 	notify   chan struct{}

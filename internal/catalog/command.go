@@ -80,7 +80,6 @@ func (c *Catalog) Apply(cmd Command) (Result, error) {
 			Msg: "The region's data volume is nearly full; changes are refused until space is freed."}
 	}
 	next.Applied++
-	next.Epoch = max(next.Epoch, c.writeEpoch)
 	e := &replog.Entry{LSN: next.Applied, Epoch: next.Epoch, Origin: c.regionID, TS: c.clock().UnixNano(),
 		Ops: []replog.Op{{Kind: replog.OpPut, Key: []byte(cmdKey), Value: mustJSON(cmd)}}}
 	if err := c.commit(b, &next, cmd, e, undo); err != nil {

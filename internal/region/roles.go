@@ -201,8 +201,8 @@ func (r *Region) applier(pid uint64) (*partition.Partition, bool) {
 }
 
 // fenceLocal stops local writes everywhere and waits for those admitted.
+// (The catalog needs no fencing: its changes go through the Raft log.)
 func (r *Region) fenceLocal(ctx context.Context) {
-	r.cat.Fence()
 	for _, p := range r.partitions() {
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		if err := p.Fence(fctx); err != nil && !errors.Is(err, partition.ErrClosed) {
@@ -221,7 +221,6 @@ func (r *Region) promoteLocal(epoch int64) {
 		r.lag[n] = &commitTimes{}
 	}
 	r.mu.Unlock()
-	r.cat.Promote(epoch)
 	for _, p := range r.partitions() {
 		p.Promote(epoch)
 	}
