@@ -50,6 +50,9 @@ type devAccount struct {
 	mu      sync.Mutex
 	servers []*server.Server
 	cfgs    []server.Config // each region's config, to restore it
+	// killing counts the kill drills still shutting a region down; close
+	// waits for them.
+	killing sync.WaitGroup
 }
 
 var _ admin.Drills = (*devAccount)(nil)
@@ -79,7 +82,7 @@ func (a *devAccount) Kill(_ context.Context, region string) error {
 		return fmt.Errorf("region %q is already down", region)
 	}
 	// Asynchronously: the request that asked may be served by this region.
-	go func() { _ = s.Kill() }()
+	a.killing.Go(func() { _ = s.Kill() })
 	return nil
 }
 
@@ -299,6 +302,7 @@ func (a *devAccount) close(ctx context.Context) error {
 	a.mu.Lock()
 	servers := slices.Clone(a.servers)
 	a.mu.Unlock()
+	defer a.killing.Wait()
 	errs := make([]error, len(servers))
 	var wg sync.WaitGroup
 	for i, s := range servers {
