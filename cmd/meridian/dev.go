@@ -137,6 +137,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	basePort := fs.Int("base-port", 8081, "client port of the first region; region i listens on base+i and base+1000+i (peers); 0 picks free ports")
 	writeRegion := fs.String("write-region", "", "the write region (default: the first of --regions)")
 	rttFlag := fs.String("rtt", "", `round trip of every link, e.g. "50ms" (default: realistic per pair); "0" turns the simulated WAN off`)
+	multiWrite := fs.Bool("multi-write", false, "every region accepts writes (enableMultipleWriteLocations); conflicts are resolved by each container's conflict resolution policy; not with --consistency Strong")
 	rttScale := fs.Float64("rtt-scale", 1, "multiplies the default round trips (0.1 for fast experiments; 0 keeps a WAN without delay that can still be partitioned)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -167,6 +168,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	topo.Consistency = cfg.Consistency.String()
+	topo.MultiWrite = *multiWrite
 	topo.MaxStalenessPrefix, topo.MaxIntervalSeconds = f.stalenessK, f.stalenessT
 	if err := topo.Validate(); err != nil {
 		return fmt.Errorf("dev: %w", err)

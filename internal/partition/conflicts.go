@@ -58,6 +58,9 @@ func (p *Partition) Conflicts(ctx context.Context) ([]json.RawMessage, error) {
 	prefix := storage.ConflictPrefix(p.cfg.ID)
 	var out []json.RawMessage
 	err := p.cfg.DB.Scan(prefix, storage.PrefixEnd(prefix), func(_, v []byte) bool {
+		if len(v) == 0 {
+			return true // a deleted record's marker
+		}
 		out = append(out, append(json.RawMessage(nil), v...))
 		return ctx.Err() == nil
 	})

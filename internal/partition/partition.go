@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/meridiandb/meridian/internal/conflict"
 	"github.com/meridiandb/meridian/internal/replog"
 	"github.com/meridiandb/meridian/internal/resource"
 	"github.com/meridiandb/meridian/internal/storage"
@@ -24,6 +26,9 @@ type ContainerInfo struct {
 	// DefaultTTL is the container's defaultTtl: nil means TTL is off, -1
 	// means on without a default.
 	DefaultTTL *int32
+	// Conflict is the container's conflict resolution policy (used when
+	// the partition is multi-write).
+	Conflict conflict.Policy
 }
 
 // Config configures a Partition.
@@ -51,6 +56,12 @@ type Config struct {
 	// region purges; its deletes arrive through the log). SetWritable
 	// changes it at run time.
 	ReadOnly bool
+	// MultiWrite: every region of the account writes this partition
+	// (multiwrite.go). RegionID must be set.
+	MultiWrite bool
+	// OnConflict, if set, observes every conflict resolved here
+	// (multi-write; metrics).
+	OnConflict func(conflict.Decision)
 }
 
 // Defaults fills zero fields.
@@ -112,8 +123,13 @@ type Partition struct {
 
 	// writer-goroutine state: only the writer touches these.
 	lastTrim  int64
-	lastLSN   int64 // LSN of the last group applied to the memtable (maybe not yet durable)
-	lastEpoch int64 // epoch of that group
+	lastLSN   int64    // LSN of the last group applied to the memtable (maybe not yet durable)
+	lastEpoch int64    // epoch of that group
+	mw        *mwState // multi-write state (nil in single-write)
+	mwCur     mwLocal  // origin metadata of the local entry being prepared
+
+	// mwDur is the durable multi-write progress, published with applied.
+	mwDur atomic.Pointer[mwDurable]
 
 	// lagMu guards lags, a ring of the most recent replication lags: the
 	// time from an entry's commit in the write region (its TS, same clock
@@ -171,6 +187,15 @@ func Open(cfg Config, info ContainerInfo) (*Partition, error) {
 		if err != nil {
 			return nil, fmt.Errorf("init partition %d: %w", cfg.ID, err)
 		}
+	}
+	if cfg.MultiWrite {
+		if cfg.RegionID == 0 {
+			return nil, errors.New("partition: a multi-write partition needs Config.RegionID")
+		}
+		if p.mw, err = p.loadMW(); err != nil {
+			return nil, err
+		}
+		p.mwDur.Store(&mwDurable{vec: p.mw.vec.Clone(), cursors: maps.Clone(p.mw.cursors)})
 	}
 	p.applied.Store(applied)
 	p.horizon.Store(applied)

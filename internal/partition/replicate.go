@@ -79,7 +79,8 @@ func (p *Partition) execApply(es []*replog.Entry, ov overlay, lsn, epoch int64, 
 					ch.conflictJSON = append([]byte(nil), op.Value...)
 					child["X\x00"+string(key)] = &slot{ver: &Version{}}
 				} else {
-					child["X\x00"+string(key)] = &slot{}
+					ch.conflictJSON = []byte{} // the deleted record's marker
+					child["X\x00"+string(key)] = &slot{ver: &Version{LSN: -1}}
 				}
 				chs = append(chs, ch)
 				continue
@@ -203,7 +204,7 @@ func (p *Partition) wipe() error {
 	b := p.cfg.DB.NewBatch()
 	defer b.Close()
 	b.Set(storage.MetaKey(pid, metaInstalling), []byte{1})
-	for _, tag := range []byte{'D', 'L', 'C', 'X'} {
+	for _, tag := range []byte{'D', 'L', 'C', 'X', 'T'} {
 		start, end := storage.PartitionRange(tag, pid)
 		b.DeleteRange(start, end)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"time"
+
+	"github.com/meridiandb/meridian/internal/conflict"
 )
 
 // Version is a stored item version: its JSON (with system properties) and
@@ -14,27 +16,43 @@ type Version struct {
 	ItemTTL int64  // the item's own ttl: 0 unset, -1 never, else seconds
 	ETag    string // quoted etag, as in _etag
 	JSON    []byte
+	// MW is the multi-region-write resolver metadata of the version (nil
+	// in single-write accounts); its Doc is nil (JSON holds the document).
+	MW *conflict.Version
 }
 
-const versionFormat = 1
+const (
+	versionFormat   = 1
+	versionFormatMW = 2 // versionFormat's fields, then the MW metadata
+)
 
 var errCorruptVersion = errors.New("partition: corrupt item version")
 
 func (v *Version) encode() []byte {
 	b := make([]byte, 0, 32+len(v.ETag)+len(v.JSON))
-	b = append(b, versionFormat)
+	if v.MW != nil {
+		b = append(b, versionFormatMW)
+	} else {
+		b = append(b, versionFormat)
+	}
 	b = binary.AppendUvarint(b, uint64(v.LSN))
 	b = binary.AppendVarint(b, v.TS)
 	b = binary.AppendVarint(b, v.ItemTTL)
 	b = binary.AppendUvarint(b, uint64(len(v.ETag)))
 	b = append(b, v.ETag...)
+	if v.MW != nil {
+		m := encodeMeta(nil, v.MW)
+		b = binary.AppendUvarint(b, uint64(len(m)))
+		b = append(b, m...)
+	}
 	return append(b, v.JSON...)
 }
 
 func decodeVersion(b []byte) (*Version, error) {
-	if len(b) == 0 || b[0] != versionFormat {
+	if len(b) == 0 || (b[0] != versionFormat && b[0] != versionFormatMW) {
 		return nil, errCorruptVersion
 	}
+	mw := b[0] == versionFormatMW
 	b = b[1:]
 	v := &Version{}
 	lsn, n := binary.Uvarint(b)
@@ -57,7 +75,20 @@ func decodeVersion(b []byte) (*Version, error) {
 	}
 	b = b[n:]
 	v.ETag = string(b[:el])
-	v.JSON = b[el:]
+	b = b[el:]
+	if mw {
+		ml, n := binary.Uvarint(b)
+		if n <= 0 || ml > uint64(len(b)-n) {
+			return nil, errCorruptVersion
+		}
+		m, err := decodeMeta(b[n : n+int(ml)])
+		if err != nil || m.Deleted {
+			return nil, errCorruptVersion
+		}
+		v.MW = m
+		b = b[n+int(ml):]
+	}
+	v.JSON = b
 	return v, nil
 }
 

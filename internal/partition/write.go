@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"time"
 
+	"github.com/meridiandb/meridian/internal/conflict"
 	"github.com/meridiandb/meridian/internal/document"
 	"github.com/meridiandb/meridian/internal/patch"
 	"github.com/meridiandb/meridian/internal/pkey"
@@ -85,6 +87,7 @@ type request struct {
 	// apply, when set, makes this a replication request: entries from the
 	// write region to apply in order (ops is nil).
 	apply   []*replog.Entry
+	source  uint32 // multi-write: the region whose log apply comes from
 	install *install
 	applied chan error // buffered(1), for apply and install requests
 
@@ -215,6 +218,7 @@ type pending struct {
 	batch     *storage.Batch // nil when the group changed nothing
 	wait      func() error
 	start     time.Time
+	mw        *mwDurable    // multi-write progress after the group
 	err       error         // the commit could not even start
 	barrier   chan struct{} // barrier only: closed when reached
 }
@@ -238,6 +242,9 @@ func (p *Partition) finish(pd *pending) {
 		if err == nil {
 			fpAfterSync.Hit()
 			p.epoch.Store(pd.epoch)
+			if pd.mw != nil {
+				p.mwDur.Store(pd.mw)
+			}
 			p.publish(pd.lsn)
 			if replicated := appliedEntries(pd.group, pd.entries); len(replicated) > 0 {
 				p.recordLags(time.Now(), replicated)
@@ -302,6 +309,10 @@ type change struct {
 	// record, nil to delete it.
 	conflict     bool
 	conflictJSON []byte
+	// tomb (multi-write, newVer nil) is the delete's resolver metadata,
+	// kept as the item's tombstone; hadTomb: the item had one to remove.
+	tomb    *conflict.Version
+	hadTomb bool
 }
 
 // overlay holds the group's uncommitted item states, so later operations
@@ -309,7 +320,8 @@ type change struct {
 type overlay map[string]*slot
 
 type slot struct {
-	ver *Version // nil: absent
+	ver  *Version          // nil: absent
+	tomb *conflict.Version // multi-write: the tombstone of an absent item
 }
 
 // prepare evaluates a group against the current state (including groups
@@ -343,16 +355,38 @@ func (p *Partition) prepare(group []*request) *pending {
 	if we := p.writeEpoch.Load(); writable && we > epoch {
 		epoch = we // the first local write of a new epoch
 	}
-	var entries []*replog.Entry
+	var entries []*replog.Entry // multi-write: nil for an entry only skipped here
 	var allChanges [][]change
 	results := make([][]Result, len(group))
+	var mwSaved *mwState
+	if p.mw != nil {
+		mwSaved = p.mw.clone()
+	}
+	// startLocal numbers the next local entry in this region's origin
+	// sequence (multi-write); endLocal consumes the number.
+	startLocal := func() {
+		if p.mw != nil {
+			p.mwCur = mwLocal{olsn: p.mw.vec[p.cfg.RegionID] + 1, seen: p.mw.vec.Clone()}
+		}
+	}
+	endLocal := func(e *replog.Entry) *replog.Entry {
+		if p.mw != nil {
+			e.OriginLSN = p.mwCur.olsn
+			p.mw.vec[p.cfg.RegionID] = p.mwCur.olsn
+		}
+		return e
+	}
 
 	applyErrs := make([]error, len(group))
 	for gi, r := range group {
 		if r.apply != nil {
 			var chs [][]change
 			var es []*replog.Entry
-			lsn, epoch, chs, es, applyErrs[gi] = p.execApply(r.apply, ov, lsn, epoch, info, now)
+			if p.mw != nil {
+				lsn, chs, es, applyErrs[gi] = p.execApplyMW(r.source, r.apply, ov, lsn, info, now)
+			} else {
+				lsn, epoch, chs, es, applyErrs[gi] = p.execApply(r.apply, ov, lsn, epoch, info, now)
+			}
 			entries = append(entries, es...)
 			allChanges = append(allChanges, chs...)
 			continue
@@ -375,6 +409,7 @@ func (p *Partition) prepare(group []*request) *pending {
 			child := make(overlay)
 			var chs []change
 			failed := -1
+			startLocal()
 			for i, op := range r.ops {
 				ch, res := p.exec(op, ov, child, lsn+1, i, now, info)
 				results[gi][i] = res
@@ -406,12 +441,13 @@ func (p *Partition) prepare(group []*request) *pending {
 					results[gi][i].LSN, results[gi][i].Epoch = lsn, epoch
 				}
 			}
-			entries = append(entries, p.entry(lsn, epoch, now, chs))
+			entries = append(entries, endLocal(p.entry(lsn, epoch, now, chs)))
 			allChanges = append(allChanges, chs)
 			continue
 		}
 		for i, op := range r.ops {
 			child := make(overlay)
+			startLocal()
 			ch, res := p.exec(op, ov, child, lsn+1, 0, now, info)
 			results[gi][i] = res
 			if res.Err != nil || ch == nil {
@@ -422,7 +458,7 @@ func (p *Partition) prepare(group []*request) *pending {
 			for k, s := range child {
 				ov[k] = s
 			}
-			entries = append(entries, p.entry(lsn, epoch, now, []change{*ch}))
+			entries = append(entries, endLocal(p.entry(lsn, epoch, now, []change{*ch})))
 			allChanges = append(allChanges, []change{*ch})
 		}
 	}
@@ -433,6 +469,7 @@ func (p *Partition) prepare(group []*request) *pending {
 		for i, e := range entries {
 			for _, ch := range allChanges[i] {
 				if ch.conflict {
+					// An empty record is the marker a deleted one leaves.
 					if ch.conflictJSON == nil {
 						b.Delete(storage.ConflictKey(pid, ch.key))
 					} else {
@@ -447,12 +484,25 @@ func (p *Partition) prepare(group []*request) *pending {
 				dk = append(dk, ch.key...)
 				if ch.newVer == nil {
 					b.Delete(dk)
+					if ch.tomb != nil {
+						b.Set(storage.TombKey(pid, ch.key), encodeMeta(nil, ch.tomb))
+					}
 				} else {
 					b.Set(dk, ch.newVer.encode())
-					b.Set(storage.ChangeKey(pid, e.LSN, ch.key), nil)
+					b.Set(storage.ChangeKey(pid, ch.newVer.LSN, ch.key), nil)
+					if ch.hadTomb {
+						b.Delete(storage.TombKey(pid, ch.key))
+					}
 				}
 			}
-			replog.Append(b, pid, e)
+			if e != nil {
+				replog.Append(b, pid, e)
+			}
+		}
+		var mwDur *mwDurable
+		if p.mw != nil {
+			b.Set(storage.MetaKey(pid, metaMW), encodeMWState(p.mw))
+			mwDur = &mwDurable{vec: p.mw.vec.Clone(), cursors: maps.Clone(p.mw.cursors)}
 		}
 		b.Set(storage.MetaKey(pid, metaApplied), binary.BigEndian.AppendUint64(nil, uint64(lsn)))
 		if epoch != p.epoch.Load() {
@@ -463,7 +513,7 @@ func (p *Partition) prepare(group []*request) *pending {
 			p.lastTrim = lsn
 		}
 		pd := &pending{group: group, results: results, applyErrs: applyErrs, entries: entries,
-			lsn: lsn, epoch: epoch, batch: b, start: time.Now()}
+			lsn: lsn, epoch: epoch, batch: b, start: time.Now(), mw: mwDur}
 		// Readers may see the batch as soon as it is applied: raise the
 		// horizon first (reads wait until what they saw is durable).
 		p.horizon.Store(lsn)
@@ -471,6 +521,9 @@ func (p *Partition) prepare(group []*request) *pending {
 		pd.wait, pd.err = b.CommitAsync()
 		if pd.err != nil {
 			p.horizon.Store(p.lastLSN)
+			if mwSaved != nil {
+				p.mw = mwSaved
+			}
 			return pd
 		}
 		p.lastLSN, p.lastEpoch = lsn, epoch
@@ -483,7 +536,7 @@ func (p *Partition) entry(lsn, epoch int64, now time.Time, chs []change) *replog
 	e := &replog.Entry{LSN: lsn, Epoch: epoch, Origin: p.cfg.RegionID, TS: now.UnixNano(), Ops: make([]replog.Op, len(chs))}
 	for i, ch := range chs {
 		switch {
-		case ch.conflict && ch.conflictJSON != nil:
+		case ch.conflict && len(ch.conflictJSON) > 0:
 			e.Ops[i] = replog.Op{Kind: replog.OpConflictPut, Key: ch.key, Value: ch.conflictJSON}
 			continue
 		case ch.conflict:
@@ -492,6 +545,9 @@ func (p *Partition) entry(lsn, epoch int64, now time.Time, chs []change) *replog
 		}
 		if ch.newVer == nil {
 			e.Ops[i] = replog.Op{Kind: replog.OpDelete, Key: ch.key}
+			if ch.tomb != nil {
+				e.Ops[i].Value = encodeMeta(nil, ch.tomb)
+			}
 		} else {
 			e.Ops[i] = replog.Op{Kind: replog.OpPut, Key: ch.key, Value: ch.newVer.encode()}
 		}
@@ -541,23 +597,25 @@ func (p *Partition) exec(op Op, ov, child overlay, lsn int64, idx int, now time.
 	fail := func(err error) (*change, Result) { return nil, Result{Err: err} }
 
 	if op.Kind == conflictPut || op.Kind == conflictDelete {
-		exists, err := p.conflictExists(op.key, ov, child)
+		state, err := p.conflictState(op.key, ov, child)
 		if err != nil {
 			return fail(err)
 		}
 		ok := "X\x00" + string(op.key)
 		if op.Kind == conflictPut {
-			if exists {
-				return nil, Result{} // published already: exactly once
+			if state != conflictAbsent {
+				return nil, Result{} // published (or resolved) already: exactly once
 			}
 			child[ok] = &slot{ver: &Version{}}
 			return &change{key: op.key, conflict: true, conflictJSON: op.conflict}, Result{}
 		}
-		if !exists {
+		if state != conflictLive {
 			return fail(resource.Errorf(resource.KindNotFound, "Resource Not Found: conflict %q does not exist.", op.key))
 		}
-		child[ok] = &slot{}
-		return &change{key: op.key, conflict: true}, Result{}
+		// Keep a marker: a region that resolves the same conflict later
+		// must not publish the record again.
+		child[ok] = &slot{ver: &Version{LSN: -1}}
+		return &change{key: op.key, conflict: true, conflictJSON: []byte{}}, Result{}
 	}
 
 	if op.Kind == expire {
@@ -568,8 +626,14 @@ func (p *Partition) exec(op Op, ov, child overlay, lsn int64, idx int, now time.
 		if phys == nil || phys.LSN != op.expectLSN {
 			return fail(resource.ErrPreconditionFailed) // updated since: not expired any more
 		}
-		child[string(op.key)] = &slot{}
-		return &change{key: op.key, oldLSN: phys.LSN}, Result{}
+		ch := &change{key: op.key, oldLSN: phys.LSN}
+		if p.mw != nil {
+			if ch.tomb, err = p.stampLocal(info, withDoc(phys), idx, now, nil); err != nil {
+				return fail(err)
+			}
+		}
+		child[string(op.key)] = &slot{tomb: ch.tomb}
+		return ch, Result{}
 	}
 
 	var pk pkey.Key
@@ -612,6 +676,12 @@ func (p *Partition) exec(op Op, ov, child overlay, lsn int64, idx int, now time.
 	if phys != nil {
 		oldLSN = phys.LSN
 	}
+	var base *conflict.Version // multi-write: what this write follows
+	if p.mw != nil && op.Kind != Read {
+		if base, err = p.mwBase(key, ov, child); err != nil {
+			return fail(err)
+		}
+	}
 	if (op.Kind == Replace || op.Kind == Delete || op.Kind == Patch || op.Kind == Read) && !visible {
 		return fail(resource.ErrNotFound)
 	}
@@ -632,8 +702,14 @@ func (p *Partition) exec(op Op, ov, child overlay, lsn int64, idx int, now time.
 			return fail(resource.ErrConflict)
 		}
 	case Delete:
-		child[string(key)] = &slot{}
-		return &change{key: key, oldLSN: oldLSN}, Result{}
+		ch := &change{key: key, oldLSN: oldLSN}
+		if p.mw != nil {
+			if ch.tomb, err = p.stampLocal(info, base, idx, now, nil); err != nil {
+				return fail(err)
+			}
+		}
+		child[string(key)] = &slot{tomb: ch.tomb}
+		return ch, Result{}
 	case Patch:
 		if op.Patch == nil {
 			return fail(resource.BadRequestf("The patch document is required."))
@@ -662,9 +738,19 @@ func (p *Partition) exec(op Op, ov, child overlay, lsn int64, idx int, now time.
 	if err != nil {
 		return fail(err)
 	}
-	etag := resource.ETag(uint64(lsn)<<16 | uint64(idx&0xff)<<8 | uint64(p.cfg.RegionID&0xff))
+	etagSeq := lsn
+	v := &Version{LSN: lsn, TS: now.Unix(), ItemTTL: itemTTL}
+	if p.mw != nil {
+		// The version's identity is its origin's: the same etag in every
+		// region, and _ts from the HLC.
+		if v.MW, err = p.stampLocal(info, base, idx, now, []byte("{}")); err != nil {
+			return fail(err)
+		}
+		etagSeq, v.TS = p.mwCur.olsn, v.MW.TS.Seconds()
+	}
+	etag := resource.ETag(uint64(etagSeq)<<16 | uint64(idx&0xff)<<8 | uint64(p.cfg.RegionID&0xff))
+	v.ETag = etag
 	docRID := resource.DocumentRID(info.DBNum, info.CollNum, hash64(key))
-	v := &Version{LSN: lsn, TS: now.Unix(), ItemTTL: itemTTL, ETag: etag}
 	v.JSON = op.Doc.Render(document.System{
 		RID:  docRID,
 		Self: "dbs/" + info.DBRID + "/colls/" + info.CollRID + "/docs/" + docRID + "/",
@@ -703,7 +789,7 @@ func appliedEntries(group []*request, entries []*replog.Entry) []*replog.Entry {
 		if r.apply != nil {
 			var out []*replog.Entry
 			for _, e := range entries {
-				if e.Origin != 0 {
+				if e != nil && e.Origin != 0 {
 					out = append(out, e)
 				}
 			}
@@ -713,19 +799,40 @@ func appliedEntries(group []*request, entries []*replog.Entry) []*replog.Entry {
 	return nil
 }
 
-// conflictExists reports whether conflict id is in the feed, as the group
+// Conflict record states in the feed.
+const (
+	conflictAbsent  = iota // never published here
+	conflictLive           // in the feed
+	conflictDeleted        // deleted by a user: an empty marker remains
+)
+
+// conflictState reports whether conflict id is in the feed, as the group
 // sees it.
-func (p *Partition) conflictExists(id []byte, ov, child overlay) (bool, error) {
+func (p *Partition) conflictState(id []byte, ov, child overlay) (int, error) {
 	k := "X\x00" + string(id)
+	of := func(s *slot) int {
+		switch {
+		case s.ver == nil:
+			return conflictAbsent
+		case s.ver.LSN < 0:
+			return conflictDeleted
+		}
+		return conflictLive
+	}
 	if s, ok := child[k]; ok {
-		return s.ver != nil, nil
+		return of(s), nil
 	}
 	if s, ok := ov[k]; ok {
-		return s.ver != nil, nil
+		return of(s), nil
 	}
-	_, err := p.cfg.DB.Get(storage.ConflictKey(p.cfg.ID, id))
-	if errors.Is(err, storage.ErrNotFound) {
-		return false, nil
+	v, err := p.cfg.DB.Get(storage.ConflictKey(p.cfg.ID, id))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return conflictAbsent, nil
+	case err != nil:
+		return 0, err
+	case len(v) == 0:
+		return conflictDeleted, nil
 	}
-	return err == nil, err
+	return conflictLive, nil
 }

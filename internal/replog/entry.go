@@ -35,11 +35,17 @@ type Entry struct {
 	LSN    int64  // position in the partition log, starting at 1
 	Epoch  int64  // write epoch (bumped by every failover)
 	Origin uint32 // id of the region that accepted the write
-	TS     int64  // writer's wall clock, Unix nanoseconds
-	Ops    []Op
+	// OriginLSN is the write's number in its origin region's own sequence
+	// (multi-region writes; 0 in single-write accounts, where LSN is it).
+	OriginLSN int64
+	TS        int64 // writer's wall clock, Unix nanoseconds
+	Ops       []Op
 }
 
-const entryFormat = 1
+const (
+	entryFormat   = 1
+	entryFormatMW = 2 // entryFormat's fields and OriginLSN
+)
 
 // ErrCorrupt is returned when an encoded entry cannot be decoded.
 var ErrCorrupt = errors.New("replog: corrupt entry")
@@ -50,8 +56,15 @@ const MaxOps = 1000
 
 // Encode appends the binary form of e to dst.
 func (e *Entry) Encode(dst []byte) []byte {
-	dst = append(dst, entryFormat)
+	if e.OriginLSN != 0 {
+		dst = append(dst, entryFormatMW)
+	} else {
+		dst = append(dst, entryFormat)
+	}
 	dst = binary.AppendUvarint(dst, uint64(e.LSN))
+	if e.OriginLSN != 0 {
+		dst = binary.AppendUvarint(dst, uint64(e.OriginLSN))
+	}
 	dst = binary.AppendVarint(dst, e.Epoch)
 	dst = binary.AppendUvarint(dst, uint64(e.Origin))
 	dst = binary.AppendVarint(dst, e.TS)
@@ -69,11 +82,17 @@ func (e *Entry) Encode(dst []byte) []byte {
 // Decode parses an encoded entry. The returned entry aliases b.
 func Decode(b []byte) (*Entry, error) {
 	r := reader{b: b}
-	if f := r.byte(); f != entryFormat {
+	f := r.byte()
+	if f != entryFormat && f != entryFormatMW {
 		return nil, fmt.Errorf("%w: unknown format %d", ErrCorrupt, f)
 	}
 	e := &Entry{}
 	e.LSN = int64(r.uvarint())
+	if f == entryFormatMW {
+		if e.OriginLSN = int64(r.uvarint()); e.OriginLSN <= 0 {
+			return nil, fmt.Errorf("%w: bad origin LSN", ErrCorrupt)
+		}
+	}
 	e.Epoch = r.varint()
 	origin := r.uvarint()
 	e.TS = r.varint()

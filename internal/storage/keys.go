@@ -13,6 +13,7 @@ import "encoding/binary"
 //	'C' pid lsn pk id             change-feed index: one key per item, at the LSN of its current version
 //	'M' pid name                  partition metadata (applied LSN, epoch history, ...)
 //	'X' pid id                    the container's conflicts feed
+//	'T' pid pk id                 multi-write tombstones: the resolver metadata of a deleted item
 const (
 	tagCatalog   = 'K'
 	tagDoc       = 'D'
@@ -20,10 +21,17 @@ const (
 	tagChange    = 'C'
 	tagPartition = 'M'
 	tagConflict  = 'X'
+	tagTomb      = 'T'
 )
 
 // PartitionTags lists the per-partition keyspaces, for range deletion.
-var PartitionTags = []byte{tagDoc, tagLog, tagChange, tagPartition, tagConflict}
+var PartitionTags = []byte{tagDoc, tagLog, tagChange, tagPartition, tagConflict, tagTomb}
+
+// TombKey is the key of the tombstone of item key (pk then id) in
+// partition pid (multi-region writes).
+func TombKey(pid uint64, key []byte) []byte {
+	return append(partitionPrefix(tagTomb, pid), key...)
+}
 
 // ConflictKey is the key of a conflict record in partition pid.
 func ConflictKey(pid uint64, id []byte) []byte {

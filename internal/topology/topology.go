@@ -52,6 +52,11 @@ type Topology struct {
 	// holds no data (`meridian witness`), so that a majority survives the
 	// loss of either region.
 	Witness *Witness `json:"witness,omitempty"`
+	// MultiWrite makes every region a write region
+	// (enableMultipleWriteLocations): each region accepts writes for every
+	// partition, replication is all-to-all and conflicts are resolved by
+	// each container's conflict resolution policy. Strong is refused.
+	MultiWrite bool `json:"multiWrite,omitempty"`
 }
 
 // Witness is a data-less control-plane voter.
@@ -190,6 +195,9 @@ func (t *Topology) Validate() error {
 	lvl, err := session.ParseLevel(t.Consistency)
 	if err != nil {
 		return fmt.Errorf("consistency: %w", err)
+	}
+	if lvl == session.Strong && t.MultiWrite {
+		return errors.New("consistency: Strong cannot be used with multiWrite (an account with multiple write regions offers BoundedStaleness at most)")
 	}
 	if lvl == session.BoundedStaleness && (t.MaxStalenessPrefix < 1 || t.MaxIntervalSeconds < 1) {
 		return errors.New("maxStalenessPrefix and maxIntervalInSeconds must be positive for BoundedStaleness")
