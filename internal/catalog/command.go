@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meridiandb/meridian/internal/conflict"
 	"github.com/meridiandb/meridian/internal/replog"
 	"github.com/meridiandb/meridian/internal/resource"
 	"github.com/meridiandb/meridian/internal/storage"
@@ -410,6 +411,8 @@ func normalizeContainer(spec *resource.Container) error {
 	}
 	if len(spec.ConflictResolutionPolicy) == 0 || string(spec.ConflictResolutionPolicy) == "null" {
 		spec.ConflictResolutionPolicy = DefaultConflictResolutionPolicy
+	} else if _, err := conflict.ParsePolicy(spec.ConflictResolutionPolicy); err != nil {
+		return err
 	}
 	if spec.DefaultTTL != nil && (*spec.DefaultTTL == 0 || *spec.DefaultTTL < -1) {
 		return resource.BadRequestf("The defaultTtl %d is invalid: use -1 (on, no default) or a positive number of seconds.", *spec.DefaultTTL)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/meridiandb/meridian/internal/catalog"
 	"github.com/meridiandb/meridian/internal/resource"
 )
 
@@ -21,7 +20,7 @@ func TestParsePolicyValid(t *testing.T) {
 		{`  `, LastWriterWins, "/_ts", nil},
 		{`null`, LastWriterWins, "/_ts", nil},
 		{`{}`, LastWriterWins, "/_ts", nil},
-		{string(catalog.DefaultConflictResolutionPolicy), LastWriterWins, "/_ts", nil},
+		{defaultPolicyJSON, LastWriterWins, "/_ts", nil},
 		{`{"mode":"LastWriterWins"}`, LastWriterWins, "/_ts", nil},
 		{`{"mode":""}`, LastWriterWins, "/_ts", nil},
 		{`{"mode":null,"conflictResolutionPath":null,"conflictResolutionProcedure":null}`, LastWriterWins, "/_ts", nil},
@@ -53,7 +52,7 @@ func TestParsePolicyValid(t *testing.T) {
 	require.True(t, DefaultPolicy().Equal(Policy{}))
 	b, err := json.Marshal(DefaultPolicy())
 	require.NoError(t, err)
-	require.JSONEq(t, string(catalog.DefaultConflictResolutionPolicy), string(b))
+	require.JSONEq(t, defaultPolicyJSON, string(b))
 	b, err = json.Marshal(CustomPolicy())
 	require.NoError(t, err)
 	require.JSONEq(t, `{"mode":"Custom","conflictResolutionPath":"","conflictResolutionProcedure":""}`, string(b))
@@ -109,3 +108,8 @@ func TestLastWriterWinsPolicy(t *testing.T) {
 	require.Equal(t, "Custom", Custom.String())
 	require.Equal(t, "LastWriterWins", LastWriterWins.String())
 }
+
+// defaultPolicyJSON is Cosmos DB's default policy as the catalog stores it
+// (catalog.DefaultConflictResolutionPolicy; the catalog imports this
+// package, so the test keeps a copy).
+const defaultPolicyJSON = `{"mode":"LastWriterWins","conflictResolutionPath":"/_ts","conflictResolutionProcedure":""}`

@@ -73,6 +73,7 @@ type Options struct {
 type Metrics struct {
 	commitLatency prometheus.Histogram
 	commitEntries prometheus.Histogram
+	conflicts     *prometheus.CounterVec
 
 	reg         *prometheus.Registry
 	region      string
@@ -116,6 +117,17 @@ func (m *Metrics) ObserveCommit(entries int, d time.Duration) {
 	}
 	m.commitLatency.Observe(d.Seconds())
 	m.commitEntries.Observe(float64(entries))
+}
+
+// ObserveConflict counts one multi-region-write conflict resolved in this
+// region, by type (insert/insert, replace/replace, replace/delete,
+// delete/delete) and whether the loser went to the conflicts feed (Custom
+// policy) or was only counted (LastWriterWins).
+func (m *Metrics) ObserveConflict(kind string, fed bool) {
+	if m == nil {
+		return
+	}
+	m.conflicts.WithLabelValues(kind, strconv.FormatBool(fed)).Inc()
 }
 
 // Buckets of the request latency histogram, in seconds: 0.5 ms to 10 s.
@@ -164,6 +176,11 @@ func New(o Options) *Metrics {
 		Name: NameGroupCommitEntries, ConstLabels: region, Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		Help: "Log entries (writes or replicated entries) committed together in one synced batch: the group-commit batch size.",
 	})
+	m.conflicts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: NameConflicts, ConstLabels: region,
+		Help: "Multi-region-write conflicts resolved in this region, by type and by whether the loser went to the conflicts feed (Custom policy; false: LastWriterWins, counted only). Regions may count a conflict differently (a version overwritten by its own successor before a concurrent one arrives is no conflict there).",
+	}, []string{"type", "fed"})
+	m.reg.MustRegister(m.conflicts)
 	m.reg.MustRegister(m.requests, m.latency, m.sessionReads, m.sessionWait, m.sessionMiss, m.throttled, m.commitLatency, m.commitEntries)
 	m.sessionBy = map[string]map[string]prometheus.Counter{}
 	for _, op := range []string{OpRead, OpQuery, OpChangeFeed} {

@@ -91,4 +91,5 @@ const (
 const (
 	NameGroupCommitDuration = "meridian_group_commit_duration_seconds"
 	NameGroupCommitEntries  = "meridian_group_commit_entries"
+	NameConflicts           = "meridian_conflicts_total"
 )

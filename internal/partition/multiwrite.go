@@ -530,3 +530,10 @@ func mwConflictRecord(info *ContainerInfo, key []byte, loser conflict.Version) (
 	}
 	return conflict.NewConflictRecord(info.CollRID, string(id), loser)
 }
+
+// Equal reports whether o applies the same source's log to the same
+// partition (repl.Receiver compares appliers to keep a follow idempotent).
+func (a *SourceApplier) Equal(o any) bool {
+	b, ok := o.(*SourceApplier)
+	return ok && a.p == b.p && a.source == b.source
+}

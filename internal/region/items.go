@@ -67,6 +67,9 @@ func (r *Region) awaitSession(ctx context.Context, p *partition.Partition, raw s
 	if err != nil || !ok {
 		return err
 	}
+	if r.mw {
+		return r.awaitVector(ctx, p, t)
+	}
 	verdict := func() control.Verdict {
 		v := r.view.Load()
 		if v.diverged {
@@ -130,6 +133,14 @@ func (r *Region) epochOf(p *partition.Partition) int64 {
 // its session token names the epoch it was written in. For a read (lsn 0)
 // the token covers the partition's horizon at the region's epoch.
 func (r *Region) meta(co catalog.Container, p *partition.Partition, lsn, epoch int64, charge float64) httpapi.ResponseMeta {
+	if r.mw {
+		// Every version it wrote or may have read is durable and in the
+		// region's vector by now.
+		return httpapi.ResponseMeta{
+			SessionToken: session.Format(rangeID, r.vectorToken(p.Vector())),
+			Charge:       charge, ContainerRID: co.RID, Region: r.self.Name, LSN: p.Applied(),
+		}
+	}
 	if epoch == 0 {
 		epoch = r.epochOf(p)
 	}
@@ -173,6 +184,12 @@ func (r *Region) Item(ctx context.Context, req httpapi.ItemRequest) (httpapi.Ite
 	}
 	if err := r.validateSync(req.Options); err != nil {
 		return httpapi.ItemResponse{}, err
+	}
+	if r.mw {
+		// Writes follow the session's reads and writes: catch up first.
+		if err := r.awaitSession(ctx, p, req.Options.SessionToken); err != nil {
+			return httpapi.ItemResponse{}, err
+		}
 	}
 	release, err := r.admitWrite(p)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meridiandb/meridian/internal/catalog"
+	"github.com/meridiandb/meridian/internal/conflict"
 	"github.com/meridiandb/meridian/internal/control"
 	"github.com/meridiandb/meridian/internal/httpapi"
 	"github.com/meridiandb/meridian/internal/partition"
@@ -44,6 +45,9 @@ type Config struct {
 	PurgeInterval time.Duration
 	// OnCommit observes every partition's group commits (metrics).
 	OnCommit func(entries int, d time.Duration)
+	// OnConflict observes every multi-write conflict resolved here: its
+	// type and whether the loser went to the conflicts feed (metrics).
+	OnConflict func(kind string, fed bool)
 	// LogRetention is how many log entries each partition keeps for
 	// catching regions up (default 100,000); a region further behind is
 	// rebuilt from a snapshot.
@@ -103,6 +107,8 @@ type Region struct {
 	self  topology.Region
 	level session.Level
 	cat   *catalog.Catalog
+	// mw: every region writes (multiwrite.go).
+	mw bool
 
 	tracker *repl.Tracker  // write region: peers' acknowledgements
 	recv    *repl.Receiver // read regions: the subscriptions to the write region (nil in a one-region account)
@@ -147,6 +153,7 @@ func Open(cfg Config) (*Region, error) {
 		partsChanged: make(chan struct{}),
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.mw = cfg.Topology.MultiWrite
 	multi := len(cfg.Topology.Regions) > 1
 	if multi {
 		// Roles come from the control plane: every region starts as a
@@ -158,6 +165,9 @@ func Open(cfg Config) (*Region, error) {
 		}
 		r.fsm = newControlFSM(st)
 		r.view.Store(&roleView{writer: st.WriteRegion, epoch: 1, history: st.History})
+		if r.mw {
+			r.view.Store(&roleView{writer: self.Name, epoch: 1, active: true})
+		}
 	} else {
 		r.view.Store(&roleView{writer: self.Name, epoch: 1, active: true})
 	}
@@ -194,6 +204,13 @@ func (r *Region) Start() {
 	}
 	if r.node == nil {
 		panic("region: Start of a multi-region region without AttachControl")
+	}
+	if r.mw {
+		// No write region to elect or fence: follow every peer.
+		for _, p := range r.partitions() {
+			r.followPeers(p)
+		}
+		return
 	}
 	r.wg.Add(3)
 	go r.runRoles(r.ctx)
@@ -240,6 +257,9 @@ func (r *Region) Tracker() *repl.Tracker { return r.tracker }
 // isWriter reports whether this region accepts writes now: it is the
 // write region of its epoch, promoted, and holds its write lease.
 func (r *Region) isWriter() bool {
+	if r.mw {
+		return true
+	}
 	v := r.view.Load()
 	return v.active && r.holdsLease()
 }
@@ -247,7 +267,7 @@ func (r *Region) isWriter() bool {
 // isWriteRegion reports whether this region is the write region by the
 // control state it last applied (even if its lease lapsed), i.e. it is not
 // following another region.
-func (r *Region) isWriteRegion() bool { return r.view.Load().active }
+func (r *Region) isWriteRegion() bool { return r.mw || r.view.Load().active }
 
 // Source serves a partition's log to other regions (repl.Sources).
 func (r *Region) Source(pid uint64) (repl.Source, error) {
@@ -266,9 +286,12 @@ func (r *Region) Source(pid uint64) (repl.Source, error) {
 var _ repl.Sources = (*Region)(nil)
 
 func infoOf(co catalog.Container) partition.ContainerInfo {
+	// The policy was validated when the container was created (an invalid
+	// one can only come from a catalog older than the check: the default).
+	pol, _ := conflict.ParsePolicy(co.ConflictResolutionPolicy)
 	return partition.ContainerInfo{
 		DBNum: co.DBNum, CollNum: co.Num, DBRID: co.DBRID, CollRID: co.RID,
-		PartitionKey: co.PartitionKey, DefaultTTL: co.DefaultTTL,
+		PartitionKey: co.PartitionKey, DefaultTTL: co.DefaultTTL, Conflict: pol,
 	}
 }
 
@@ -283,11 +306,12 @@ func (r *Region) openPartition(co catalog.Container) (*partition.Partition, erro
 	// Opening reads (and may write) storage: not under r.mu. Catalog
 	// commands are applied one at a time, so two opens of one partition do
 	// not race; the re-check below only guards against it.
+	info := infoOf(co)
 	p, err := partition.Open(partition.Config{
 		ID: uint64(co.Num), DB: r.cfg.DB, RegionID: r.self.ID, Clock: r.cfg.Clock,
-		Logger: r.log, PurgeInterval: r.cfg.PurgeInterval, ReadOnly: true, LogRetention: r.cfg.LogRetention,
-		OnCommit: r.cfg.OnCommit,
-	}, infoOf(co))
+		Logger: r.log, PurgeInterval: r.cfg.PurgeInterval, ReadOnly: !r.mw, LogRetention: r.cfg.LogRetention,
+		OnCommit: r.cfg.OnCommit, MultiWrite: r.mw, OnConflict: r.countConflict,
+	}, info)
 	if err != nil {
 		return nil, fmt.Errorf("open partition of %s/%s: %w", co.DB, co.ID, err)
 	}
@@ -298,7 +322,7 @@ func (r *Region) openPartition(co catalog.Container) (*partition.Partition, erro
 		existing.SetInfo(infoOf(co))
 		return existing, nil
 	}
-	if v := r.view.Load(); v.active {
+	if v := r.view.Load(); v.active && !r.mw {
 		p.Promote(v.epoch) // writable before anyone can find it
 	}
 	r.parts[co.Num] = p
@@ -373,7 +397,7 @@ func (r *Region) onCatalogReset() {
 // and answer 404/1002 if it still has not arrived.
 func (r *Region) containerAt(ctx context.Context, db, coll, token string) (catalog.Container, *partition.Partition, error) {
 	co, p, err := r.container(db, coll)
-	if err == nil || token == "" || r.isWriteRegion() || !errors.Is(err, resource.ErrNotFound) {
+	if err == nil || token == "" || (r.isWriteRegion() && !r.mw) || !errors.Is(err, resource.ErrNotFound) {
 		return co, p, err
 	}
 	if _, _, terr := tokenOf(token); terr != nil {
@@ -434,11 +458,12 @@ func (r *Region) Account(context.Context) httpapi.AccountInfo {
 		Consistency:        r.level,
 		MaxStalenessPrefix: r.topo.MaxStalenessPrefix,
 		MaxIntervalSeconds: r.topo.MaxIntervalSeconds,
+		MultipleWriteLocs:  r.mw,
 	}
 	writer := r.view.Load().writerName()
 	for _, reg := range r.topo.Regions {
 		loc := httpapi.Location{Name: reg.Name, Endpoint: reg.Endpoint}
-		if sameRegion(reg.Name, writer) {
+		if r.mw || sameRegion(reg.Name, writer) {
 			info.WritableLocations = append(info.WritableLocations, loc)
 		}
 		info.ReadableLocations = append(info.ReadableLocations, loc)

@@ -243,6 +243,10 @@ func (r *Region) followAll(writer string) {
 // followOne subscribes a newly opened partition to the write region, if
 // this region follows one now.
 func (r *Region) followOne(p *partition.Partition) {
+	if r.mw {
+		r.followPeers(p)
+		return
+	}
 	v := r.view.Load()
 	if r.recv == nil || v == nil || v.writer == "" || v.writer == r.self.Name || v.diverged || v.failover != nil {
 		return

@@ -31,7 +31,7 @@ func (r *Region) Status() admin.Status {
 	}
 	for _, reg := range r.topo.Regions {
 		role := admin.RoleRead
-		if reg.Name == w.Name {
+		if reg.Name == w.Name || r.mw {
 			role = admin.RoleWrite
 		}
 		st.Regions = append(st.Regions, admin.RegionInfo{Name: reg.Name, Endpoint: reg.Endpoint, Role: role})

@@ -49,7 +49,7 @@ type Receiver struct {
 	// against Close's wg.Wait.
 	mu       sync.Mutex
 	closed   bool
-	follows  map[uint64]*follow
+	follows  map[followKey]*follow
 	conns    map[string]*peerConn // by connKey(peerRegion, addr)
 	progress map[uint64]*progressState
 	// wg counts the subscription goroutines.
@@ -69,6 +69,14 @@ type progressState struct {
 	p Progress
 	// changed is closed (and replaced) on every update.
 	changed chan struct{}
+}
+
+// followKey names a subscription: the partition's only one (source "",
+// single-write: to the write region), or one per source region
+// (multi-write: FollowFrom).
+type followKey struct {
+	partition uint64
+	source    string
 }
 
 // follow is one partition's subscription; its fields are immutable.
@@ -95,7 +103,7 @@ func NewReceiver(cfg Config) *Receiver {
 	r := &Receiver{
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "repl-receiver", "region", cfg.Region),
-		follows:  make(map[uint64]*follow),
+		follows:  make(map[followKey]*follow),
 		conns:    make(map[string]*peerConn),
 		progress: make(map[uint64]*progressState),
 	}
@@ -114,13 +122,26 @@ func connKey(peerRegion, addr string) string { return peerRegion + "\x00" + addr
 // subscription has stopped, so app is never called concurrently. It does
 // nothing after Close.
 func (r *Receiver) Follow(partition uint64, peerRegion, addr string, app Applier) {
+	r.follow(followKey{partition: partition}, peerRegion, addr, app)
+}
+
+// FollowFrom starts a subscription of partition to peerRegion's log that
+// runs beside the partition's other ones (multi-region writes: every region
+// follows every other; app is the partition's applier of that source's
+// log). Like Follow, it is idempotent and does nothing after Close.
+func (r *Receiver) FollowFrom(partition uint64, peerRegion, addr string, app Applier) {
+	r.follow(followKey{partition: partition, source: peerRegion}, peerRegion, addr, app)
+}
+
+func (r *Receiver) follow(key followKey, peerRegion, addr string, app Applier) {
+	partition := key.partition
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return
 	}
-	old := r.follows[partition]
-	if old != nil && old.peerRegion == peerRegion && old.addr == addr && old.app == app {
+	old := r.follows[key]
+	if old != nil && old.peerRegion == peerRegion && old.addr == addr && sameApplier(old.app, app) {
 		return
 	}
 	pc, err := r.connLocked(peerRegion, addr)
@@ -146,22 +167,39 @@ func (r *Receiver) Follow(partition uint64, peerRegion, addr string, app Applier
 		cancel:     cancel,
 		done:       make(chan struct{}),
 	}
-	r.follows[partition] = f
+	r.follows[key] = f
 	r.wg.Add(1)
 	go f.run(ctx, prev)
 }
 
-// Unfollow stops the subscription of partition and waits until it no
-// longer calls its Applier.
+// Unfollow stops every subscription of partition and waits until they no
+// longer call their Appliers.
 func (r *Receiver) Unfollow(partition uint64) {
 	r.mu.Lock()
-	f := r.follows[partition]
-	delete(r.follows, partition)
+	var fs []*follow
+	for k, f := range r.follows {
+		if k.partition == partition {
+			fs = append(fs, f)
+			delete(r.follows, k)
+		}
+	}
 	r.mu.Unlock()
-	if f != nil {
+	for _, f := range fs {
 		f.cancel()
+	}
+	for _, f := range fs {
 		<-f.done
 	}
+}
+
+// sameApplier compares appliers; a comparable value type (a per-source
+// applier) compares by value.
+func sameApplier(a, b Applier) bool {
+	type equaler interface{ Equal(any) bool }
+	if e, ok := a.(equaler); ok {
+		return e.Equal(b)
+	}
+	return a == b
 }
 
 // Close stops all subscriptions, waits for their goroutines and closes the
@@ -169,7 +207,7 @@ func (r *Receiver) Unfollow(partition uint64) {
 func (r *Receiver) Close() {
 	r.mu.Lock()
 	r.closed = true
-	r.follows = make(map[uint64]*follow)
+	r.follows = make(map[followKey]*follow)
 	r.mu.Unlock()
 	r.cancel()
 	r.wg.Wait()

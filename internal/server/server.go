@@ -245,8 +245,9 @@ func (s *Server) open() error {
 		PeerSecret: secret, Dial: cfg.Dial, Clock: cfg.Clock, Logger: s.log, PurgeInterval: cfg.PurgeInterval, LogRetention: cfg.LogRetention,
 		// Metrics are built after the region (they read its status), so
 		// the hook looks them up when it fires.
-		OnCommit: func(n int, d time.Duration) { s.metrics.ObserveCommit(n, d) },
-		Control:  cfg.Control,
+		OnCommit:   func(n int, d time.Duration) { s.metrics.ObserveCommit(n, d) },
+		OnConflict: func(kind string, fed bool) { s.metrics.ObserveConflict(kind, fed) },
+		Control:    cfg.Control,
 	})
 	if err != nil {
 		return err

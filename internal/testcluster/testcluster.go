@@ -53,6 +53,11 @@ type Options struct {
 	Control region.ControlConfig
 	// RaftHeartbeat is the control plane's heartbeat timeout (default 1 s).
 	RaftHeartbeat time.Duration
+	// MultiWrite makes every region a write region.
+	MultiWrite bool
+	// ClockOffset skews a region's wall clock (_ts, HLC, TTL), by region
+	// name: the test-only clock skew of the verification plan (F11).
+	ClockOffset map[string]time.Duration
 }
 
 // Cluster is a running in-process account.
@@ -82,6 +87,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	if opts.K != 0 {
 		topo.MaxStalenessPrefix = opts.K
+	}
+	if opts.MultiWrite {
+		topo.MultiWrite = true
 	}
 	if opts.T != 0 {
 		topo.MaxIntervalSeconds = opts.T
@@ -156,7 +164,12 @@ func (c *Cluster) WaitReady() {
 func (c *Cluster) start(region string, cl, pl net.Listener) {
 	c.t.Helper()
 	self := region
+	var clock func() time.Time
+	if d := c.opts.ClockOffset[region]; d != 0 {
+		clock = func() time.Time { return time.Now().Add(d) }
+	}
 	s, err := server.New(server.Config{
+		Clock: clock,
 		DataDir: c.dirs[region], Region: region, Topology: c.Topo, Listener: cl, PeerListener: pl,
 		Logger: c.opts.Logger.With("test-region", region), SessionWait: c.opts.SessionWait, SyncTimeout: c.opts.SyncTimeout,
 		PurgeInterval: 50 * time.Millisecond, WAN: c.Net, LogRetention: c.opts.LogRetention,
