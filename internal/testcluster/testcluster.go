@@ -169,7 +169,7 @@ func (c *Cluster) start(region string, cl, pl net.Listener) {
 		clock = func() time.Time { return time.Now().Add(d) }
 	}
 	s, err := server.New(server.Config{
-		Clock: clock,
+		Clock:   clock,
 		DataDir: c.dirs[region], Region: region, Topology: c.Topo, Listener: cl, PeerListener: pl,
 		Logger: c.opts.Logger.With("test-region", region), SessionWait: c.opts.SessionWait, SyncTimeout: c.opts.SyncTimeout,
 		PurgeInterval: 50 * time.Millisecond, WAN: c.Net, LogRetention: c.opts.LogRetention,
