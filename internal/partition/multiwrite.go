@@ -287,13 +287,184 @@ func (a *SourceApplier) ApplyReplicated(ctx context.Context, entries []*replog.E
 	return a.p.submitReplica(ctx, &request{ctx: ctx, apply: entries, source: a.source, applied: make(chan error, 1)})
 }
 
-// InstallSnapshot is refused: a multi-write partition merges every region's
-// log and cannot be replaced by one region's copy. It happens only when a
-// source trimmed its log past what this region processed (LogRetention
-// entries behind); the subscription retries, and the writes still arrive
-// through the other regions' logs.
-func (a *SourceApplier) InstallSnapshot(context.Context, int64, int64, func() ([]byte, []byte, bool, error)) error {
-	return fmt.Errorf("partition %d: region %d trimmed its log past this region's position; multi-write partitions cannot install a snapshot (raise LogRetention)", a.p.cfg.ID, a.source)
+// InstallSnapshot merges a snapshot of the source's partition into this
+// one: every item and tombstone is resolved against the local version
+// exactly as a replicated write would be, the conflicts feed is merged, the
+// applied vector becomes the component-wise maximum and the source's
+// position the snapshot's LSN. Nothing local is discarded: resolution is a
+// maximum in one total order, so merging a state that already includes
+// every write up to its vector is the same as applying those writes. It is
+// used when the source trimmed its log past this region's position, or
+// relayed an origin's write this region lacks the predecessors of.
+func (a *SourceApplier) InstallSnapshot(ctx context.Context, lsn, _ int64, next func() (key, value []byte, ok bool, err error)) error {
+	return a.p.submitReplica(ctx, &request{ctx: ctx, install: &install{lsn: lsn, next: next, merge: true, source: a.source}, applied: make(chan error, 1)})
+}
+
+// NeedSnapshot is the error of an apply that cannot continue from the
+// source's log; repl.Receiver then merges a snapshot of the source
+// (InstallSnapshot).
+type NeedSnapshot struct{ msg string }
+
+func (e *NeedSnapshot) Error() string { return e.msg }
+
+// NeedsSnapshot marks the error for repl.Receiver.
+func (e *NeedSnapshot) NeedsSnapshot() bool { return true }
+
+// Snapshot stream prefixes of a multi-write partition (item keys never
+// start with 0x00).
+const (
+	snapshotTomb  = "\x00T" // a tombstone: key, resolver metadata
+	snapshotState = "\x00V" // the multi-write state (vector, HLC) of the copy
+)
+
+// runMerge executes a merge install in the writer goroutine.
+func (p *Partition) runMerge(in *install) error {
+	pid := p.cfg.ID
+	info := p.info.Load()
+	now := p.cfg.Clock()
+	m := p.mw.clone()
+	lsn := p.lastLSN + 1 // one empty entry: the merged versions' change-feed position
+	b := p.cfg.DB.NewBatch()
+	defer func() { b.Close() }()
+	var snapState *mwState
+	taken, fed := 0, 0
+	for {
+		key, value, ok, err := in.next()
+		if err != nil {
+			return fmt.Errorf("merge snapshot %d: %w", pid, err)
+		}
+		if !ok {
+			break
+		}
+		key, value = append([]byte(nil), key...), append([]byte(nil), value...)
+		switch {
+		case len(key) == len(snapshotState) && string(key) == snapshotState:
+			if snapState, err = decodeMWState(value); err != nil {
+				return fmt.Errorf("merge snapshot %d: %w", pid, err)
+			}
+			continue
+		case len(key) > len(snapshotConflict) && string(key[:len(snapshotConflict)]) == snapshotConflict:
+			ck := storage.ConflictKey(pid, key[len(snapshotConflict):])
+			if _, err := p.cfg.DB.Get(ck); errors.Is(err, storage.ErrNotFound) {
+				b.Set(ck, value)
+			} else if err != nil {
+				return err
+			}
+			continue
+		}
+		var in *conflict.Version
+		var v *Version
+		if len(key) > len(snapshotTomb) && string(key[:len(snapshotTomb)]) == snapshotTomb {
+			key = key[len(snapshotTomb):]
+			if in, err = decodeMeta(value); err != nil || !in.Deleted {
+				return fmt.Errorf("merge snapshot %d: %w", pid, replog.ErrCorrupt)
+			}
+		} else {
+			if v, err = decodeVersion(value); err != nil || v.MW == nil || len(key) == 0 {
+				return fmt.Errorf("merge snapshot %d: %w", pid, replog.ErrCorrupt)
+			}
+			v.LSN = lsn
+			in = withDoc(v)
+		}
+		m.hlc = m.hlc.Max(in.TS)
+		base, err := p.mwBase(key, nil, nil)
+		if err != nil {
+			return err
+		}
+		if base != nil {
+			d := conflict.Resolve(info.Conflict, *base, *in)
+			if d.Outcome == conflict.Conflicted {
+				if p.cfg.OnConflict != nil {
+					p.cfg.OnConflict(d)
+				}
+				if d.Feed {
+					rec, err := mwConflictRecord(info, key, d.Loser)
+					if err != nil {
+						return err
+					}
+					ck := storage.ConflictKey(pid, []byte(rec.ID))
+					if _, err := p.cfg.DB.Get(ck); errors.Is(err, storage.ErrNotFound) {
+						b.Set(ck, rec.JSON)
+						fed++
+					}
+				}
+			}
+			if !d.Take {
+				continue
+			}
+		}
+		taken++
+		dk := append(storage.DocKey(pid, nil, ""), key...)
+		if phys, err := p.load(key); err != nil {
+			return err
+		} else if phys != nil {
+			b.Delete(storage.ChangeKey(pid, phys.LSN, key))
+		}
+		if v != nil {
+			b.Set(dk, v.encode())
+			b.Set(storage.ChangeKey(pid, lsn, key), nil)
+			b.Delete(storage.TombKey(pid, key))
+		} else {
+			b.Delete(dk)
+			b.Set(storage.TombKey(pid, key), encodeMeta(nil, in))
+		}
+		if b.Len() >= 4096 {
+			// Chunks are not durable on their own; the state that says
+			// they are merged is written last, synced.
+			if err := b.Commit(false); err != nil {
+				return fmt.Errorf("merge snapshot %d: %w", pid, err)
+			}
+			b.Close()
+			b = p.cfg.DB.NewBatch()
+		}
+	}
+	if snapState == nil {
+		return fmt.Errorf("merge snapshot %d: the copy carries no multi-write state: %w", pid, replog.ErrCorrupt)
+	}
+	for o, l := range snapState.vec {
+		m.vec[o] = max(m.vec[o], l)
+	}
+	m.hlc = m.hlc.Max(snapState.hlc)
+	m.cursors[in.source] = max(m.cursors[in.source], in.lsn)
+	e := &replog.Entry{LSN: lsn, Epoch: p.lastEpoch, Origin: p.cfg.RegionID, TS: now.UnixNano()}
+	replog.Append(b, pid, e)
+	b.Set(storage.MetaKey(pid, metaApplied), binary.BigEndian.AppendUint64(nil, uint64(lsn)))
+	b.Set(storage.MetaKey(pid, metaMW), encodeMWState(m))
+	p.horizon.Store(lsn)
+	if err := b.Commit(true /* sync */); err != nil {
+		return fmt.Errorf("merge snapshot %d: %w", pid, err)
+	}
+	p.mw = m
+	p.lastLSN = lsn
+	p.mwDur.Store(&mwDurable{vec: m.vec.Clone(), cursors: maps.Clone(m.cursors)})
+	p.publish(lsn)
+	p.log.Info("merged a snapshot from another region", "source", in.source, "source_lsn", in.lsn, "taken", taken, "conflicts_fed", fed)
+	return nil
+}
+
+// snapshotMW adds a multi-write partition's tombstones and state to a
+// snapshot stream.
+func (p *Partition) snapshotMW(ctx context.Context, snap *storage.Snapshot, fn func(key, value []byte) error) error {
+	raw, err := snap.Get(storage.MetaKey(p.cfg.ID, metaMW))
+	if errors.Is(err, storage.ErrNotFound) {
+		raw, err = encodeMWState(&mwState{vec: conflict.Vector{}, cursors: map[uint32]int64{}}), nil
+	}
+	if err != nil {
+		return err
+	}
+	tp := storage.TombKey(p.cfg.ID, nil)
+	var ferr error
+	err = snap.Scan(tp, storage.PrefixEnd(tp), func(k, v []byte) bool {
+		ferr = fn(append([]byte(snapshotTomb), k[len(tp):]...), v)
+		return ferr == nil && ctx.Err() == nil
+	})
+	if err == nil {
+		err = errors.Join(ferr, ctx.Err())
+	}
+	if err != nil {
+		return err
+	}
+	return fn([]byte(snapshotState), raw)
 }
 
 // mwBase returns the resolver metadata of the item at key as the group sees
@@ -393,9 +564,11 @@ func (p *Partition) execApplyMW(source uint32, es []*replog.Entry, ov overlay, l
 			continue
 		}
 		if e.OriginLSN != m.vec[e.Origin]+1 {
-			// Each region logs an origin's writes in order, so this means
-			// the source skipped some: resubscribe.
-			return lsn, chss, out, fmt.Errorf("%w: partition %d has region %d's writes up to %d, region %d relayed %d", ErrGap, p.cfg.ID, e.Origin, m.vec[e.Origin], source, e.OriginLSN)
+			// Each region logs an origin's writes in order, so the source
+			// got the missing ones before this region's position in its
+			// log (a merged snapshot) or
+			// this region's copy came from elsewhere; merge a snapshot.
+			return lsn, chss, out, &NeedSnapshot{msg: fmt.Sprintf("partition %d has region %d's writes up to %d, region %d relayed %d: merging a snapshot of region %d", p.cfg.ID, e.Origin, m.vec[e.Origin], source, e.OriginLSN, source)}
 		}
 		lsn++
 		child := make(overlay)

@@ -236,3 +236,67 @@ func TestMultiWriteStateSurvivesRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(1), res.Version.MW.Incarnation, "the tombstone survived the restart")
 }
+
+// mergeSnapshot merges a snapshot of from into to, as repl.Receiver does
+// when from's log no longer reaches back to to's position.
+func mergeSnapshot(t *testing.T, to, from *mwRegion) {
+	t.Helper()
+	var kvs [][2][]byte
+	lsn, epoch, err := from.p.Snapshot(context.Background(), func(k, v []byte) error {
+		kvs = append(kvs, [2][]byte{append([]byte(nil), k...), append([]byte(nil), v...)})
+		return nil
+	})
+	require.NoError(t, err)
+	i := 0
+	require.NoError(t, to.p.From(from.id).InstallSnapshot(context.Background(), lsn, epoch, func() ([]byte, []byte, bool, error) {
+		if i == len(kvs) {
+			return nil, nil, false, nil
+		}
+		i++
+		return kvs[i-1][0], kvs[i-1][1], true, nil
+	}))
+}
+
+func TestMultiWriteSnapshotMergeAndOriginGap(t *testing.T) {
+	rs := openMW(t, []uint32{1, 2, 3, 4}, conflict.CustomPolicy(), nil)
+	a, b, c, d := rs[0], rs[1], rs[2], rs[3]
+	ctx := context.Background()
+	for i := range 10 {
+		_, err := a.p.Write(ctx, Op{Kind: Upsert, PK: pk("p"), Doc: doc(t, fmt.Sprintf(`{"id":"k%d","pk":"p","a":%d}`, i, i))})
+		require.NoError(t, err)
+	}
+	pull(t, b, a)
+	_, err := b.p.Write(ctx, Op{Kind: Delete, ID: "k3", PK: pk("p")})
+	require.NoError(t, err)
+	// C writes a conflicting version of k1 before it hears of anything.
+	_, err = c.p.Write(ctx, Op{Kind: Upsert, PK: pk("p"), Doc: doc(t, `{"id":"k1","pk":"p","c":1}`)})
+	require.NoError(t, err)
+
+	mergeSnapshot(t, c, b) // C gets A's writes and B's delete without their log entries
+	require.Equal(t, conflict.Vector{1: 10, 2: 1, 3: 1}, c.p.Vector())
+	_, err = c.p.Get(pk("p"), "k3")
+	require.ErrorIs(t, err, resource.ErrNotFound, "the tombstone came with the snapshot")
+
+	for i := 10; i < 13; i++ {
+		_, err := a.p.Write(ctx, Op{Kind: Upsert, PK: pk("p"), Doc: doc(t, fmt.Sprintf(`{"id":"k%d","pk":"p","a":%d}`, i, i))})
+		require.NoError(t, err)
+	}
+	pull(t, c, a) // A's first ten are duplicates now; the rest apply
+	require.Equal(t, int64(13), c.p.Vector()[1])
+
+	// D has none of A's writes; C's log relays A's later ones without the
+	// first ten: the apply asks for a snapshot instead of skipping them.
+	var es []*replog.Entry
+	require.NoError(t, c.p.ReadLog(0, 0, func(e *replog.Entry) bool { es = append(es, e); return true }))
+	err = d.p.From(c.id).ApplyReplicated(ctx, es)
+	var ns *NeedSnapshot
+	require.ErrorAs(t, err, &ns)
+	mergeSnapshot(t, d, c)
+	exchangeAll(t, rs)
+	want := mwDump(t, a.p)
+	for _, r := range rs[1:] {
+		require.Equal(t, want, mwDump(t, r.p), "region %d", r.id)
+		require.Equal(t, conflictIDs(t, a.p), conflictIDs(t, r.p), "region %d feed", r.id)
+	}
+	require.Len(t, conflictIDs(t, a.p), 1, "k1's loser, once")
+}

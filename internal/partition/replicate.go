@@ -172,6 +172,9 @@ func (p *Partition) Snapshot(ctx context.Context, fn func(key, value []byte) err
 	if err == nil {
 		err = ferr
 	}
+	if err == nil && p.cfg.MultiWrite {
+		err = p.snapshotMW(ctx, snap, fn)
+	}
 	return lsn, epoch, err
 }
 
@@ -186,7 +189,7 @@ const metaInstalling = "installing"
 // the middle leaves the partition marked as installing; Open then empties
 // it so that the next install starts over.
 func (p *Partition) InstallSnapshot(ctx context.Context, lsn, epoch int64, next func() (key, value []byte, ok bool, err error)) error {
-	if p.writable.Load() {
+	if p.writable.Load() || p.cfg.MultiWrite {
 		return fmt.Errorf("partition %d: cannot install a snapshot into a writable partition", p.cfg.ID)
 	}
 	return p.submitReplica(ctx, &request{ctx: ctx, install: &install{lsn: lsn, epoch: epoch, next: next}, applied: make(chan error, 1)})
@@ -195,6 +198,10 @@ func (p *Partition) InstallSnapshot(ctx context.Context, lsn, epoch int64, next 
 type install struct {
 	lsn, epoch int64
 	next       func() (key, value []byte, ok bool, err error)
+	// merge (multi-write) merges the copy of region source instead of
+	// replacing the partition (runMerge).
+	merge  bool
+	source uint32
 }
 
 // wipe deletes the partition's items, log and change index, leaving the

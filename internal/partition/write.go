@@ -198,8 +198,10 @@ func (p *Partition) runWriter() {
 				close(inst.flush)
 				continue
 			}
-			err := p.runInstall(inst.install)
-			if err == nil {
+			var err error
+			if inst.install.merge {
+				err = p.runMerge(inst.install) // sets lastLSN itself
+			} else if err = p.runInstall(inst.install); err == nil {
 				p.lastLSN, p.lastEpoch = inst.install.lsn, inst.install.epoch
 			}
 			inst.applied <- err

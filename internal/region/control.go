@@ -229,6 +229,9 @@ func (r *Region) propose(ctx context.Context, cmd control.Command) (control.Resu
 // with every region healthy (drain, then switch: nothing is lost), and
 // waits until target accepts writes or ctx ends.
 func (r *Region) ManualFailover(ctx context.Context, target string) (*control.State, error) {
+	if r.mw {
+		return nil, fmt.Errorf("%w: every region of a multi-write account is a write region; there is nothing to fail over (take a region offline instead)", control.ErrInvalid)
+	}
 	reg, ok := r.topo.Region(target)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q is not a region of this account", control.ErrInvalid, target)

@@ -351,6 +351,12 @@ func (f *follow) run(ctx context.Context, prev <-chan struct{}) {
 			f.log.Info("replication subscription stopped")
 			return
 		}
+		var ns interface{ NeedsSnapshot() bool }
+		if errors.As(err, &ns) && ns.NeedsSnapshot() {
+			// The applier cannot continue from this log (multi-write: an
+			// origin's writes it lacks were trimmed or merged elsewhere).
+			err = &snapshotRequiredError{}
+		}
 		if snap, ok := errors.AsType[*snapshotRequiredError](err); ok {
 			f.log.Info("installing snapshot", "log_first", snap.first, "applied", f.app.Applied())
 			if err = f.installSnapshot(ctx); err == nil {

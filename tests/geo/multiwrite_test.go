@@ -356,3 +356,27 @@ func TestMultiWriteParallelSync(t *testing.T) {
 		require.Equal(t, 10, n, "%s holds every write synced to it", r)
 	}
 }
+
+// TestMultiWriteCatchUpPastTrimmedLogs: North Europe is cut off while West
+// and East write more than their logs keep; on healing it merges snapshots
+// of their partitions (nothing of its own is lost) and converges.
+func TestMultiWriteCatchUpPastTrimmedLogs(t *testing.T) {
+	c := startMW(t, testcluster.Options{LogRetention: 20})
+	setupMW(t, c, west, "c", &azcosmos.ConflictResolutionPolicy{Mode: azcosmos.ConflictResolutionModeCustom})
+	ctx := ctxT(t)
+	c.Net.Isolate(europe)
+	_, err := container(t, c.Client(europe)).UpsertItem(ctx, pk("p"), []byte(`{"id":"eu-only","pk":"p"}`), nil)
+	require.NoError(t, err)
+	for i := 0; i < 120; i++ {
+		r := regions3[i%2]
+		_, err := container(t, c.Client(r)).UpsertItem(ctx, pk("p"), []byte(fmt.Sprintf(`{"id":"k%d","pk":"p","by":%q}`, i%60, r)), nil)
+		require.NoError(t, err)
+	}
+	c.Net.Rejoin(europe)
+	final := converge(t, c, "c")
+	require.Len(t, final, 61)
+	require.Contains(t, strings.Join(final, "\n"), `"id":"eu-only"`, "North Europe's own write survived the merge")
+	for _, r := range regions3 {
+		require.Equal(t, conflicts(t, c, west, "c"), conflicts(t, c, r, "c"))
+	}
+}
