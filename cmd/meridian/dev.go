@@ -323,7 +323,11 @@ func (a *devAccount) close(ctx context.Context) error {
 
 func printDev(w io.Writer, acc *devAccount, cfg server.Config) {
 	t := acc.topo
-	fmt.Fprintf(w, "Meridian dev account %q is up: %d regions, consistency %s.\n", t.Account, len(t.Regions), t.Consistency)
+	mode := ""
+	if t.MultiWrite {
+		mode = ", multi-write (every region accepts writes)"
+	}
+	fmt.Fprintf(w, "Meridian dev account %q is up: %d regions, consistency %s%s.\n", t.Account, len(t.Regions), t.Consistency, mode)
 	width := 0
 	for _, r := range t.Regions {
 		width = max(width, len(r.Name))
@@ -336,7 +340,7 @@ func printDev(w io.Writer, acc *devAccount, cfg server.Config) {
 	}
 	for i, r := range t.Regions {
 		role := ""
-		if r.Name == writer {
+		if r.Name == writer || t.MultiWrite {
 			role = "  (write region)"
 		}
 		fmt.Fprintf(w, "  %-*s  %s%s\n", width, r.Name, acc.servers[i].Endpoint(), role)
@@ -357,7 +361,11 @@ func printDev(w io.Writer, acc *devAccount, cfg server.Config) {
 		ep = " --endpoint " + s
 	}
 	fmt.Fprintf(w, "Manage it: meridian status%s; meridian region offline NAME; meridian partition --a A --b B; meridian heal\n", ep)
-	fmt.Fprintf(w, "Drill it:  meridian region kill NAME (a crash) · meridian region restore NAME · meridian failover --write-region NAME\n")
+	if t.MultiWrite {
+		fmt.Fprintf(w, "Drill it:  meridian region kill NAME (a crash) · meridian region restore NAME\n")
+	} else {
+		fmt.Fprintf(w, "Drill it:  meridian region kill NAME (a crash) · meridian region restore NAME · meridian failover --write-region NAME\n")
+	}
 	fmt.Fprintf(w, "Watch it:  %s_meridian/console (live topology, lag, drills)  ·  metrics at %smetrics\n",
 		acc.servers[0].Endpoint(), acc.servers[0].Endpoint())
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")

@@ -278,7 +278,7 @@ func (r *Region) WaitReady(ctx context.Context) error {
 	for {
 		v := r.view.Load()
 		if _, ok := r.node.Leader(); ok && v != nil {
-			if v.writer != r.self.Name || (v.active && r.holdsLease()) {
+			if r.mw || v.writer != r.self.Name || (v.active && r.holdsLease()) {
 				return nil
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/stretchr/testify/require"
 
+	"github.com/meridiandb/meridian/customsync"
 	"github.com/meridiandb/meridian/internal/auth"
 	"github.com/meridiandb/meridian/internal/testcluster"
 )
@@ -379,4 +380,54 @@ func TestMultiWriteCatchUpPastTrimmedLogs(t *testing.T) {
 	for _, r := range regions3 {
 		require.Equal(t, conflicts(t, c, west, "c"), conflicts(t, c, r, "c"))
 	}
+}
+
+// TestMultiWriteRegionLossKeepsSyncedWrites (issue 7 §5): West's writes
+// synced to East alone, while West cannot reach North Europe, reach North
+// Europe through East after West dies; the writes that never left West
+// arrive once it restarts; East and North Europe accept writes throughout.
+// The customsync package syncs a write made in a non-first region to two
+// regions in parallel.
+func TestMultiWriteRegionLossKeepsSyncedWrites(t *testing.T) {
+	c := startMW(t, testcluster.Options{})
+	setupMW(t, c, west, "c", nil)
+	ctx := ctxT(t)
+	c.Net.Partition(west, europe)
+	wco := container(t, c.Client(west))
+	var tokens []string
+	for i := 0; i < 20; i++ {
+		resp, err := wco.UpsertItem(withHeader(ctx, "x-meridian-sync-regions", east), pk("p"), []byte(fmt.Sprintf(`{"id":"synced-%d","pk":"p"}`, i)), nil)
+		require.NoError(t, err)
+		tokens = append(tokens, *resp.SessionToken)
+	}
+	c.Net.Partition(west, east)
+	for i := 0; i < 5; i++ {
+		_, err := wco.UpsertItem(ctx, pk("p"), []byte(fmt.Sprintf(`{"id":"west-only-%d","pk":"p"}`, i)), nil)
+		require.NoError(t, err)
+	}
+	c.Kill(west)
+	c.Net.HealAll()
+
+	eu := container(t, c.Client(europe))
+	for i, tok := range tokens {
+		resp, err := eu.ReadItem(ctx, pk("p"), fmt.Sprintf("synced-%d", i), &azcosmos.ItemOptions{SessionToken: &tok})
+		require.NoError(t, err, "synced write %d reached North Europe through East US", i)
+		require.Equal(t, europe, resp.RawResponse.Header.Get("x-meridian-region"))
+	}
+	// The survivors keep writing; customsync, writing through East US,
+	// confirms in North Europe.
+	s, err := customsync.New(container(t, c.Client(east)), map[string]*azcosmos.ContainerClient{europe: eu}, nil)
+	require.NoError(t, err)
+	res, err := s.UpsertItem(ctx, pk("p"), []byte(`{"id":"after-loss","pk":"p"}`), nil)
+	require.NoError(t, err)
+	require.Contains(t, res.Confirmed, europe)
+
+	c.Restart(west)
+	final := converge(t, c, "c")
+	all := strings.Join(final, "\n")
+	for i := 0; i < 5; i++ {
+		require.Contains(t, all, fmt.Sprintf(`"id":"west-only-%d"`, i), "West's durable writes spread once it is back")
+	}
+	require.Contains(t, all, `"id":"after-loss"`)
+	require.Len(t, final, 26)
 }
