@@ -55,11 +55,31 @@ func ParseToken(header, partition string) (Token, bool) {
 	return Token{}, false
 }
 
+// VectorToken reports whether partition's token in a session token header
+// has per-region components ("0:1#12#1=5#2=4#3=3"), the form a
+// multi-write account's regions return (consistency-semantics.md §3.1;
+// single-write regions return "0:1#12").
+func VectorToken(header, partition string) bool {
+	for _, seg := range strings.Split(header, ",") {
+		rng, rest, hasRange := strings.Cut(strings.TrimSpace(seg), ":")
+		if !hasRange {
+			rest = rng
+		} else if partition != "" && rng != partition {
+			continue
+		}
+		return strings.Count(rest, "#") >= 2 && strings.Contains(rest, "=")
+	}
+	return false
+}
+
 // writeLSN is the LSN and epoch an acknowledged write got: Op.LSN/Epoch if
-// set, else its returned session token's.
+// set, else its returned session token's. The token of a multi-write
+// account (a vector token, see VectorToken) names no write: its global LSN
+// is the sum of per-region LSNs, which concurrent writes in different
+// regions can share and which orders nothing, so such a write has no LSN.
 func writeLSN(o Op) (lsn, epoch int64, ok bool) {
 	lsn, epoch = o.LSN, o.Epoch
-	if lsn <= 0 && o.Result == OK {
+	if lsn <= 0 && o.Result == OK && !VectorToken(o.TokenOut, o.Partition) {
 		if t, tok := ParseToken(o.TokenOut, o.Partition); tok {
 			lsn = t.LSN
 			if epoch == 0 {

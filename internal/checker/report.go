@@ -39,6 +39,16 @@ const (
 	KindFinalRogue = "DUR-PHANTOM" // the final state holds a value no write wrote
 
 	KindDiverged = "CONV-F" // regions differ after quiescence
+
+	KindResurrected = "DEL-F" // an acknowledged delete came back (C20)
+
+	KindFeedDiverged  = "CONF-DIVERGED" // regions serve different conflicts feeds
+	KindFeedDup       = "CONF-DUP"      // a feed id, or a losing version, twice
+	KindFeedPhantom   = "CONF-PHANTOM"  // a feed record of a version no write wrote
+	KindFeedWinner    = "CONF-WINNER"   // the final value is also a feed loser
+	KindFeedLWW       = "CONF-LWW"      // a LastWriterWins container fed a conflict (MW-F2)
+	KindFeedMissing   = "CONF-MISSING"  // a Custom loser neither kept nor fed (MW-F2)
+	KindFeedMalformed = "CONF-BAD"      // a feed record that cannot be read
 )
 
 // Violation is one broken rule. Ops are indices into History.Ops, the most

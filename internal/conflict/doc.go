@@ -2,8 +2,9 @@
 // (issue 7): the container's conflict resolution policy, the order that
 // decides which of two versions of an item a region keeps, and the
 // conflicts-feed record of a losing version. It does no I/O, starts no
-// goroutines and reads no clock: time comes in as HLC values. Nothing is
-// wired into the server yet.
+// goroutines and reads no clock: time comes in as HLC values. The server
+// uses it in internal/partition (multiwrite.go): Successor stamps local
+// writes, Resolve decides replicated ones, NewConflictRecord feeds losers.
 //
 // Specification: consistency-semantics.md §3 (vector session tokens), §4
 // (conflicts, D-7, D-8, D-9) and §5.5 (multi-write failover), and Cosmos
