@@ -45,6 +45,10 @@ type ClusterOptions struct {
 	// --failover-timeout`); 0 leaves it off, so that scenarios that cut
 	// the write region off for seconds do not fail over.
 	FailoverTimeout time.Duration
+	// MultiWrite makes every region a write region (topology multiWrite:
+	// all-to-all replication, conflicts resolved by each container's
+	// policy).
+	MultiWrite bool
 }
 
 // Cluster is a multi-region account of separate `meridian serve
@@ -93,6 +97,7 @@ func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 		Consistency:        o.Consistency,
 		MaxStalenessPrefix: o.K,
 		MaxIntervalSeconds: o.T,
+		MultiWrite:         o.MultiWrite,
 	}
 	for i, name := range o.Regions {
 		topo.Regions = append(topo.Regions, topology.Region{Name: name, ID: uint32(i + 1), Priority: i,

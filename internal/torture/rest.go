@@ -127,18 +127,24 @@ func adminDo(ctx context.Context, hc *http.Client, endpoint, what string, body [
 func pkHeader() string { return `["` + pkValue + `"]` }
 
 func upsertItem(ctx context.Context, hc *http.Client, endpoint, key, value, level, token string) resp {
-	doc, _ := json.Marshal(map[string]string{"id": key, "pk": pkValue, "v": value})
-	h := map[string]string{"x-ms-documentdb-partitionkey": pkHeader(), "x-ms-documentdb-is-upsert": "true"}
-	if level != "" {
-		h["x-ms-consistency-level"] = level
-	}
-	if token != "" {
-		h["x-ms-session-token"] = token
-	}
-	return dataDo(ctx, hc, endpoint, http.MethodPost, "docs", collLink, "/"+collLink+"/docs", doc, h)
+	return writeItem(ctx, hc, endpoint, collName, itemUpsert, key, value, level, token)
 }
 
 func readItem(ctx context.Context, hc *http.Client, endpoint, key, level, token string) resp {
+	return readItemIn(ctx, hc, endpoint, collName, key, level, token)
+}
+
+// itemOp is a point write's REST operation.
+type itemOp int
+
+const (
+	itemUpsert  itemOp = iota // POST .../docs, x-ms-documentdb-is-upsert
+	itemCreate                // POST .../docs
+	itemReplace               // PUT .../docs/{id}
+	itemDelete                // DELETE .../docs/{id}
+)
+
+func itemHeaders(level, token string) map[string]string {
 	h := map[string]string{"x-ms-documentdb-partitionkey": pkHeader()}
 	if level != "" {
 		h["x-ms-consistency-level"] = level
@@ -146,7 +152,29 @@ func readItem(ctx context.Context, hc *http.Client, endpoint, key, level, token 
 	if token != "" {
 		h["x-ms-session-token"] = token
 	}
-	return dataDo(ctx, hc, endpoint, http.MethodGet, "docs", collLink+"/docs/"+key, "/"+collLink+"/docs/"+url.PathEscape(key), nil, h)
+	return h
+}
+
+// writeItem writes {"id": key, "pk": "p", "v": value} (or deletes key) in
+// container coll of database db.
+func writeItem(ctx context.Context, hc *http.Client, endpoint, coll string, op itemOp, key, value, level, token string) resp {
+	link := "dbs/" + dbName + "/colls/" + coll
+	doc, _ := json.Marshal(map[string]string{"id": key, "pk": pkValue, "v": value})
+	h := itemHeaders(level, token)
+	switch op {
+	case itemReplace:
+		return dataDo(ctx, hc, endpoint, http.MethodPut, "docs", link+"/docs/"+key, "/"+link+"/docs/"+url.PathEscape(key), doc, h)
+	case itemDelete:
+		return dataDo(ctx, hc, endpoint, http.MethodDelete, "docs", link+"/docs/"+key, "/"+link+"/docs/"+url.PathEscape(key), nil, h)
+	case itemUpsert:
+		h["x-ms-documentdb-is-upsert"] = "true"
+	}
+	return dataDo(ctx, hc, endpoint, http.MethodPost, "docs", link, "/"+link+"/docs", doc, h)
+}
+
+func readItemIn(ctx context.Context, hc *http.Client, endpoint, coll, key, level, token string) resp {
+	link := "dbs/" + dbName + "/colls/" + coll
+	return dataDo(ctx, hc, endpoint, http.MethodGet, "docs", link+"/docs/"+key, "/"+link+"/docs/"+url.PathEscape(key), nil, itemHeaders(level, token))
 }
 
 // setupContainer creates the database and the container (/pk) through the
@@ -181,6 +209,13 @@ func setupContainer(ctx context.Context, hc *http.Client, c *Cluster) error {
 // dumpRegion returns every item of the container in region (a query at
 // Eventual, all pages).
 func dumpRegion(ctx context.Context, hc *http.Client, endpoint string) ([]json.RawMessage, error) {
+	return dumpContainer(ctx, hc, endpoint, collName)
+}
+
+// dumpContainer returns every item of container coll in region (a query
+// at Eventual, all pages).
+func dumpContainer(ctx context.Context, hc *http.Client, endpoint, coll string) ([]json.RawMessage, error) {
+	collLink := "dbs/" + dbName + "/colls/" + coll
 	body, _ := json.Marshal(map[string]any{"query": "SELECT * FROM c", "parameters": []any{}})
 	var docs []json.RawMessage
 	cont := ""

@@ -431,3 +431,34 @@ func TestMultiWriteRegionLossKeepsSyncedWrites(t *testing.T) {
 	require.Contains(t, all, `"id":"after-loss"`)
 	require.Len(t, final, 26)
 }
+
+// TestMultiWriteBoundedStaleness: in a multi-write account every region
+// bounds how far each other region lags behind its own log: with North
+// Europe cut off, West US and East US each accept at most K writes, then
+// answer 429/3200 until it catches up.
+func TestMultiWriteBoundedStaleness(t *testing.T) {
+	const K = 5
+	c := startMW(t, testcluster.Options{Consistency: "BoundedStaleness", K: K, T: 30, RTTScale: 0.1})
+	setupMW(t, c, west, "c", nil)
+	c.Net.Isolate(europe)
+	for _, r := range []string{west, east} {
+		accepted := 0
+		for v := 0; v < 3*K; v++ {
+			resp := upsertRaw(t, c, r, "p", valDoc("x-"+r, "p", v), nil)
+			if isOK(resp) {
+				accepted++
+				continue
+			}
+			requireThrottled(t, resp)
+		}
+		// East US's log also holds West US's relayed writes, which count
+		// toward North Europe's lag: it may admit fewer.
+		require.LessOrEqual(t, accepted, K, "%s admits at most K writes ahead of North Europe", r)
+		if r == west {
+			require.Positive(t, accepted)
+		}
+	}
+	c.Net.Rejoin(europe)
+	require.Eventually(t, func() bool { return isOK(upsertRaw(t, c, west, "p", valDoc("after", "p", 1), nil)) },
+		20*time.Second, 50*time.Millisecond, "writes are admitted again once North Europe caught up")
+}
