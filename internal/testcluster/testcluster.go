@@ -18,6 +18,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/meridiandb/meridian/internal/auth"
 	"github.com/meridiandb/meridian/internal/region"
@@ -55,6 +56,9 @@ type Options struct {
 	RaftHeartbeat time.Duration
 	// MultiWrite makes every region a write region.
 	MultiWrite bool
+	// FS runs a region's storage on this filesystem (e.g. Pebble's crash
+	// FS for power-loss tests), by region name; RestartOn replaces it.
+	FS map[string]vfs.FS
 	// ClockOffset skews a region's wall clock (_ts, HLC, TTL), by region
 	// name: the test-only clock skew of the verification plan (F11).
 	ClockOffset map[string]time.Duration
@@ -168,8 +172,11 @@ func (c *Cluster) start(region string, cl, pl net.Listener) {
 	if d := c.opts.ClockOffset[region]; d != 0 {
 		clock = func() time.Time { return time.Now().Add(d) }
 	}
+	c.mu.Lock()
+	fs := c.opts.FS[region]
+	c.mu.Unlock()
 	s, err := server.New(server.Config{
-		Clock:   clock,
+		Clock: clock, FS: fs,
 		DataDir: c.dirs[region], Region: region, Topology: c.Topo, Listener: cl, PeerListener: pl,
 		Logger: c.opts.Logger.With("test-region", region), SessionWait: c.opts.SessionWait, SyncTimeout: c.opts.SyncTimeout,
 		PurgeInterval: 50 * time.Millisecond, WAN: c.Net, LogRetention: c.opts.LogRetention,
@@ -236,6 +243,19 @@ func (c *Cluster) Restart(region string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	c.start(region, cl, pl)
+}
+
+// RestartOn starts a stopped region again on fs (the clone of a crash
+// filesystem after a simulated power loss) at its addresses.
+func (c *Cluster) RestartOn(region string, fs vfs.FS) {
+	c.t.Helper()
+	c.mu.Lock()
+	if c.opts.FS == nil {
+		c.opts.FS = map[string]vfs.FS{}
+	}
+	c.opts.FS[region] = fs
+	c.mu.Unlock()
+	c.Restart(region)
 }
 
 // Close stops every region and the WAN.
