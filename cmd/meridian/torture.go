@@ -25,7 +25,11 @@ a heal, a final write per region and a quiescence wait, every region is
 dumped and the history is checked: linearizability (Strong), session
 guarantees (Session), the K/T bound (BoundedStaleness), the prefix rules
 (every level), durability of every acknowledged write and convergence of
-the regions. Each scenario runs on a fresh cluster in --dir/<ID>, which keeps
+the regions. The multi-write scenarios (F12, F9, F11m) run a
+multi-region-write account instead: every client writes through its home
+region, to a LastWriterWins and a Custom container, and the checks are
+causal session guarantees, no acknowledged write lost, deletes stay
+deleted, conflict accounting (the conflicts feeds) and convergence. Each scenario runs on a fresh cluster in --dir/<ID>, which keeps
 history.jsonl, result.json, each checker's report (and the porcupine HTML
 when linearizability fails), the servers' logs and, for a failing scenario
 (or with --keep-data), the data directories.

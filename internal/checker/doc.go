@@ -154,4 +154,46 @@
 // have one; each differing key is a CONV-F violation naming every region's
 // version and the writes of those values. With a history, a dumped value
 // no write wrote is EV-F1. The per-region state hashes are in Notes.
+//
+// # Multi-region writes (C19-C21; MW-A1..MW-F3)
+//
+// In a multi-write account every region writes and a session token is a
+// vector ("0:1#12#1=5#2=4#3=3", VectorToken): its global LSN is a sum that
+// concurrent writes share, so it is not a write's LSN (Validate and the
+// LSN-based rules ignore it). These checkers order writes by causality
+// instead, which the history shows: a client's token (one per Scope, e.g.
+// per container) covers its acknowledged writes and the versions its ok
+// reads returned with a token, together with their causal past — a write
+// carrying a token runs only once its region has what the token covers —
+// and within one life of an item a version always beats the versions its
+// writer had seen. Everything else is left out, which can only miss a
+// violation. The causal past of a write is its writer's knowledge of the
+// write's scope when it was invoked.
+//
+//   - CheckCausalSession: a read carrying a token never returns a version
+//     in the causal past of one the token covers — SE-F1 if that one is the
+//     client's own write, SE-F2 if its read returned it, SE-F4 (monotonic
+//     writes) if both are writes of one other client, SE-F5 otherwise —
+//     never a live version once the token covers a delete of the item, and
+//     never not-found while the token covers a live version and no delete
+//     of the item was invoked before the read returned.
+//   - CheckMultiWriteDurability: in every region after quiescence an item
+//     with an acknowledged write exists unless a delete may have taken
+//     effect; its value was written (DUR-PHANTOM) and is not in the causal
+//     past of an acknowledged write of the item (DUR-LOST); on a key only
+//     one client writes, no earlier write of that client wins over its last
+//     acknowledged one (SE-F4). Acknowledged writes of a region that was
+//     then killed count like any other.
+//   - CheckDeletes (C20): on keys created once before the faults and then
+//     only replaced or deleted, an acknowledged delete leaves the key absent
+//     in every region (DEL-F).
+//   - CheckConflicts (C21, MW-F2, D-9): every region serves the same feed;
+//     ids and losing versions are unique; records hold versions written to
+//     their item (or a delete that was invoked); no final value is in the
+//     feed; LastWriterWins containers feed nothing; in a Custom container an
+//     acknowledged version that no other write of its item could have seen
+//     (none was still running or started after it was invoked) is kept or
+//     fed.
+//
+// Convergence of the items is CheckConvergence on the regions' raw items.
 package checker

@@ -75,14 +75,6 @@ type learned struct {
 // -> write op -> how it was learned.
 type past map[string]map[int]learned
 
-func (p past) clone() past {
-	out := make(past, len(p))
-	for k, m := range p {
-		out[k] = maps.Clone(m)
-	}
-	return out
-}
-
 // causality is the causal past of every write: pre[op] is what its
 // writer's token covered when it was invoked (immutable). Only the history
 // is used: a client's token covers its acknowledged writes (that returned
@@ -132,8 +124,13 @@ type mwEvent struct {
 
 // walkCausal walks the history in time order and calls visit for every ok
 // read before the reader learns from it, with the reader's state; it
-// returns the causal past of every write.
-func walkCausal(h History, ix *index, visit func(i int, st *causalState)) *causality {
+// returns the causal past of every write. scope names the token a key's
+// ops carry (a client keeps one session token per container): a write's
+// causal past holds only keys of its own scope (nil: one scope).
+func walkCausal(h History, ix *index, scope func(key string) string, visit func(i int, st *causalState)) *causality {
+	if scope == nil {
+		scope = func(string) string { return "" }
+	}
 	c := &causality{ix: ix, pre: map[int]past{}}
 	var evs []mwEvent
 	for i, o := range h.Ops {
@@ -172,7 +169,14 @@ func walkCausal(h History, ix *index, visit func(i int, st *causalState)) *causa
 		o := h.Ops[e.op]
 		st := state(o.Client)
 		if e.call {
-			c.pre[e.op] = st.known.clone()
+			sc := scope(o.Key)
+			p := past{}
+			for k, m := range st.known {
+				if scope(k) == sc {
+					p[k] = maps.Clone(m)
+				}
+			}
+			c.pre[e.op] = p
 			continue
 		}
 		switch {
@@ -215,7 +219,11 @@ func (ix *index) deletedBefore(key string, t int64) bool {
 type CausalOptions struct {
 	// Levels are the levels of the reads checked (default {"Session"});
 	// only reads that carried a token are checked.
-	Levels        []string
+	Levels []string
+	// Scope names the session token that covers a key, e.g. its container
+	// (a client keeps one token per container, and a write waits only for
+	// its own container's token); nil: one token covers every key.
+	Scope         func(key string) string
 	MaxViolations int
 }
 
@@ -237,7 +245,7 @@ func CheckCausalSession(h History, opts CausalOptions) Report {
 	}
 	rp := newReporter("causal-session", h, opts.MaxViolations)
 	ix := newIndex(h)
-	walkCausal(h, ix, func(i int, st *causalState) {
+	walkCausal(h, ix, opts.Scope, func(i int, st *causalState) {
 		o := h.Ops[i]
 		if o.TokenIn == "" || !levelIn(o.Level, opts.Levels) {
 			return
@@ -314,7 +322,9 @@ type MWDurabilityOptions struct {
 	Dumps map[string]State
 	// DeleteKeys are the keys deleted in the run (CheckDeletes judges
 	// them); nil: every key that has a delete in the history.
-	DeleteKeys    func(key string) bool
+	DeleteKeys func(key string) bool
+	// Scope: see CausalOptions.
+	Scope         func(key string) string
 	MaxViolations int
 }
 
@@ -333,7 +343,7 @@ type MWDurabilityOptions struct {
 func CheckMultiWriteDurability(h History, opts MWDurabilityOptions) Report {
 	rp := newReporter("mw-durability", h, opts.MaxViolations)
 	ix := newIndex(h)
-	c := walkCausal(h, ix, nil)
+	c := walkCausal(h, ix, opts.Scope, nil)
 	isDel := opts.DeleteKeys
 	if isDel == nil {
 		isDel = ix.hasDeletes

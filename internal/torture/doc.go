@@ -30,4 +30,17 @@
 // failovers under load (zero loss at Session). F8 at the weaker levels,
 // where the unsynced suffix may be lost (C25), needs RPO-aware prefix
 // checking and is not here yet. F16 (disk full) is in tests/e2e.
+//
+// Multi-write scenarios (Scenario.MultiWrite, multiwrite.go): the account
+// has multiWrite on and two containers, LastWriterWins on /_ts and Custom;
+// each client writes through its home region and reads there or, a quarter
+// of the time, in another region with its token (one token per
+// container). F12 writes the same hot keys from every region during a full
+// partition, F9 isolates then kills -9 a region under load and restarts it
+// on its data, F11m (long) partitions the region whose clock runs 5 s
+// ahead. The checkers: phantom reads, causal session guarantees (RYW,
+// monotonic reads and writes, writes-follow-reads, deletes), no
+// acknowledged write lost in any region, deletes stay deleted, the
+// conflicts feeds (the same everywhere, no phantoms, no winner fed, empty
+// for LastWriterWins) and byte-identical items in every region.
 package torture

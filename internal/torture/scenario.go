@@ -39,6 +39,10 @@ type Scenario struct {
 	// FailoverTimeout turns automatic failover on in the regions (`serve
 	// --failover-timeout`); 0 leaves it off.
 	FailoverTimeout time.Duration
+	// MultiWrite runs a multi-region-write account (multiwrite.go): every
+	// region takes its home clients' writes, a LastWriterWins and a Custom
+	// container, and the multi-write checkers.
+	MultiWrite bool
 	// Nemesis injects one fault cycle and heals; it returns once healed.
 	Nemesis func(ctx context.Context, n *Nemesis) error
 }
@@ -68,6 +72,15 @@ var Scenarios = []Scenario{
 	{ID: "F11b", Level: "BoundedStaleness", K: 20, T: 2, ClockOffsets: skew, Fault: "F11 at BoundedStaleness (K=20, T=2s)", Nemesis: isolateWrite},
 	{ID: "F11s", Level: "Strong", Long: true, ClockOffsets: skew,
 		Fault: "F11 at Strong: r3 (clock -5s) cut from the write region only, 6-8 s", Nemesis: cutSkewedReader},
+	{ID: "F12", Level: "Session", MultiWrite: true,
+		Fault:   "multi-write: the same hot keys written from every region during a full partition (every pair cut, 2-4 s), then healed; LWW and Custom containers",
+		Nemesis: partitionAll},
+	{ID: "F9", Level: "Session", MultiWrite: true,
+		Fault:   "multi-write: a region isolated 1-2 s, then kill -9 under load (the others keep writing), restarted on its data 1-3 s later; its unreplicated writes are reconciled",
+		Nemesis: killOneMW},
+	{ID: "F11m", Level: "Session", MultiWrite: true, Long: true, ClockOffsets: skew,
+		Fault:   "multi-write LWW/Custom under clock skew r1 +0.5s, r2 +5s, r3 -5s; the fast region r2 partitioned from the others, 3-5 s",
+		Nemesis: isolateFastClock},
 }
 
 // skew is F11's clocks: the read regions 5 s ahead and behind, the write
@@ -303,7 +316,8 @@ type Config struct {
 	// Rate is the offered load, ops/s over all clients (default 60).
 	Rate float64
 	// Clients is the number of logical clients (default 6), Keys the
-	// number of keys (default 8).
+	// number of keys (default 8; the multi-write workload has fixed key
+	// sets, see multiwrite.go).
 	Clients, Keys int
 	// WriteFraction of the ops are writes (default 0.5).
 	WriteFraction float64
@@ -356,6 +370,7 @@ type Result struct {
 	Ops      map[string]int   `json:"ops"` // "write ok", "read fail", ...
 	Faults   []string         `json:"faults"`
 	Harness  []string         `json:"harness_errors,omitempty"`
+	Notes    []string         `json:"notes,omitempty"`
 	Reports  []checker.Report `json:"reports"`
 	Elapsed  time.Duration    `json:"elapsed_ns"`
 }
@@ -391,6 +406,9 @@ func (r *Result) Summary() string {
 		fmt.Fprintf(&b, " %s=%d", k, r.Ops[k])
 	}
 	fmt.Fprintf(&b, "\n  faults: %s\n", strings.Join(r.Faults, "; "))
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "  note: %s\n", n)
+	}
 	for _, h := range r.Harness {
 		fmt.Fprintf(&b, "  harness: %s\n", h)
 	}
@@ -399,7 +417,7 @@ func (r *Result) Summary() string {
 		if !rep.OK {
 			v = fmt.Sprintf("FAIL %v", rep.Kinds())
 		}
-		fmt.Fprintf(&b, "  %-12s %s\n", rep.Checker, v)
+		fmt.Fprintf(&b, "  %-14s %s\n", rep.Checker, v)
 		if !rep.OK {
 			for i, vio := range rep.Violations {
 				if i == 5 {
@@ -432,14 +450,26 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
 		fmt.Fprintf(cfg.Log, "%s %s: %s\n", time.Now().Format("15:04:05.000"), sc.ID, fmt.Sprintf(format, args...))
 	}
 	cl, err := StartCluster(ctx, ClusterOptions{Binary: cfg.Binary, Dir: dir, Consistency: sc.Level, K: sc.K, T: sc.T,
-		RTT: cfg.RTT, LogLevel: cfg.LogLevel, ClockOffsets: sc.ClockOffsets, FailoverTimeout: sc.FailoverTimeout})
+		RTT: cfg.RTT, LogLevel: cfg.LogLevel, ClockOffsets: sc.ClockOffsets, FailoverTimeout: sc.FailoverTimeout,
+		MultiWrite: sc.MultiWrite})
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
 	hc := newHTTPClient(cfg.Clients + 4)
 	defer hc.CloseIdleConnections()
-	if err := setupContainer(ctx, hc, cl); err != nil {
+	rec := checker.NewRecorder()
+	// Strong and BS writes wait for remote regions; a Session read for
+	// replication (session-wait 5 s). Deadlines scale with the RTT.
+	timeout := 10*time.Second + 8*cfg.RTT
+	var mw *mwWorkload
+	if sc.MultiWrite {
+		mw = &mwWorkload{c: cl, rec: rec, hc: hc, clients: cfg.Clients, rate: cfg.Rate, writeP: cfg.WriteFraction,
+			remoteP: 0.25, timeout: timeout, seed: cfg.Seed, sendLevel: cfg.sendLevel}
+		if err := setupMultiWrite(ctx, hc, cl, mw); err != nil {
+			return nil, err
+		}
+	} else if err := setupContainer(ctx, hc, cl); err != nil {
 		return nil, err
 	}
 	if len(sc.ClockOffsets) > 0 {
@@ -449,21 +479,21 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
 	}
 	logf("cluster up (%s), running %s at %.0f ops/s", strings.Join(cl.Regions(), ", "), cfg.Duration, cfg.Rate)
 
-	rec := checker.NewRecorder()
 	keys := make([]string, cfg.Keys)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("k%d", i)
 	}
-	// Strong and BS writes wait for remote regions; a Session read for
-	// replication (session-wait 5 s). Deadlines scale with the RTT.
-	timeout := 10*time.Second + 8*cfg.RTT
 	w := &workload{c: cl, rec: rec, hc: hc, level: sc.Level, keys: keys, clients: cfg.Clients, rate: cfg.Rate,
 		writeP: cfg.WriteFraction, timeout: timeout, seed: cfg.Seed, session: sc.Level == "Session", sendLevel: cfg.sendLevel}
 	nem := &Nemesis{C: cl, rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e656d)), rec: rec}
 
 	wctx, stopClients := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { w.run(wctx) })
+	if mw != nil {
+		wg.Go(func() { mw.run(wctx) })
+	} else {
+		wg.Go(func() { w.run(wctx) })
+	}
 	runEnd := time.Now().Add(cfg.Duration)
 	nerr := nem.Sleep(ctx, 1500*time.Millisecond) // warm-up
 	for cycle := 1; nerr == nil; cycle++ {
@@ -496,13 +526,23 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
 	}
 
 	// A final write per region, which must succeed (pitfall 11): through
-	// the write region (single-write account), one key per region.
+	// the write region (single-write account), or through the region
+	// itself (multi-write), one key per region.
 	final := &client{id: 1000}
 	for _, r := range cl.Regions() {
 		key := "final-" + r
+		if mw != nil {
+			key = mwContainers[0].name + "-" + key
+		}
 		ok := false
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-			if op := w.write(final, cl.WriteRegion(), key); op.Result == checker.OK {
+			var op checker.Op
+			if mw != nil {
+				op = mw.write(final, r, itemUpsert, key)
+			} else {
+				op = w.write(final, cl.WriteRegion(), key)
+			}
+			if op.Result == checker.OK {
 				ok = true
 				break
 			}
@@ -515,13 +555,22 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
 
 	// Quiescence: wait (bounded) until every region's dump is the same,
 	// then keep the dumps.
-	dumps, derr := quiesce(ctx, hc, cl, 10*time.Second)
+	var dumps map[string]checker.State
+	var mwf mwFinal
+	var derr error
+	if mw != nil {
+		mwf, derr = quiesceMW(ctx, hc, cl, 15*time.Second)
+		dumps = mwf.dumps
+		res.Notes = append(res.Notes, "LastWriterWins conflicts counted (meridian_conflicts_total, fed=false): "+lwwConflictCounts(ctx, hc, cl))
+	} else {
+		dumps, derr = quiesce(ctx, hc, cl, 10*time.Second)
+	}
 	if derr != nil {
 		res.Harness = append(res.Harness, derr.Error())
 	}
 	h := rec.History()
 	for _, o := range h.Ops {
-		if o.Client == final.id {
+		if o.Client == final.id || o.Client == mwSetupClient {
 			continue
 		}
 		res.Ops[string(o.Kind)+" "+string(o.Result)]++
@@ -533,7 +582,16 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
 			res.Ops["write ok"], res.Ops["read ok"], want/2))
 	}
 	logf("%d ops recorded, checking", len(h.Ops))
-	res.Reports = check(h, sc, cl, dumps, dir)
+	if mw != nil {
+		res.Reports = checkMultiWrite(h, cl, mwf)
+		for _, rep := range res.Reports {
+			if rep.Checker == "conflicts" {
+				res.Notes = append(res.Notes, fmt.Sprintf("Custom conflicts fed: %d records (%d deletes)", rep.Stats["records"], rep.Stats["records_delete"]))
+			}
+		}
+	} else {
+		res.Reports = check(h, sc, cl, dumps, dir)
+	}
 	res.Elapsed = time.Since(start)
 	if err := saveArtifacts(dir, h, res); err != nil {
 		res.Harness = append(res.Harness, "artifacts: "+err.Error())

@@ -30,8 +30,10 @@ func TestMain(m *testing.M) {
 func buildBinary(t *testing.T) string { return testbin.Meridian(t) }
 
 // TestScenariosCI runs the CI-sized scenarios (F0, F1 Strong, F2 BS, F3
-// Session, F4 Eventual, F7 kill -9, F10 SIGSTOP, F11 clock skew at Session
-// and F11b at BoundedStaleness) at a modest rate and requires every
+// Session, F4 Eventual, F7 kill -9, F10 SIGSTOP, F8 and F8m failovers, F11
+// clock skew at Session and F11b at BoundedStaleness, and the multi-write
+// F12 conflicts under a full partition and F9 kill -9 of a region) at a
+// modest rate and requires every
 // checker to pass; -torture.long adds the rest except the scenarios that
 // reproduce a known bug (Scenario.KnownBug).
 func TestScenariosCI(t *testing.T) {
@@ -124,4 +126,42 @@ func TestHarnessDetectsStaleReads(t *testing.T) {
 		}
 	}
 	t.Fatal("no session report")
+}
+
+// TestHarnessDetectsMultiWriteStaleReads is the multi-write negative
+// control: during F12's full partition, a broken client sends its reads at
+// Eventual without a token while the history claims Session with the
+// token; reads in another region miss the client's own writes there, and
+// the causal session checker must say so. It runs with -torture.long (it
+// costs a cluster run).
+func TestHarnessDetectsMultiWriteStaleReads(t *testing.T) {
+	if testing.Short() || !*longFlag {
+		t.Skip("starts a real cluster; runs with -torture.long")
+	}
+	bin := buildBinary(t)
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	sc, err := Lookup("F12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, Config{Binary: bin, Dir: t.TempDir(), Duration: 8 * time.Second, Rate: *rateFlag, Seed: seed,
+		Log: testLog{t}, sendLevel: "Eventual"}, sc[0])
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	t.Log("\n" + res.Summary())
+	for _, rep := range res.Reports {
+		if rep.Checker == "causal-session" {
+			if rep.OK {
+				t.Fatalf("seed %d: the causal session checker passed a history of stale Eventual reads recorded as Session", seed)
+			}
+			return
+		}
+	}
+	t.Fatal("no causal-session report")
 }

@@ -44,7 +44,9 @@ type client struct {
 	home  string
 	seq   int
 	token string
-	rng   *rand.Rand
+	// tokens are a multi-write client's session tokens, per container.
+	tokens map[string]string
+	rng    *rand.Rand
 }
 
 func newHTTPClient(conns int) *http.Client {
