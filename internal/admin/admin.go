@@ -57,6 +57,16 @@ type ControlInfo struct {
 	Regions map[string]string `json:"regions"`
 	// Failovers lists past failovers, oldest first.
 	Failovers []FailoverInfo `json:"failovers,omitempty"`
+	// History is, per partition id (decimal), the epochs opened by
+	// failovers and the LSN each started at: a failover into epoch e with
+	// start S removed every entry at LSN >= S written in an earlier epoch.
+	History map[string][]EpochStart `json:"history,omitempty"`
+}
+
+// EpochStart is one epoch of a partition's history.
+type EpochStart struct {
+	Epoch int64 `json:"epoch"`
+	Start int64 `json:"start"`
 }
 
 // FailoverInfo summarizes one failover.

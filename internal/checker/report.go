@@ -36,6 +36,7 @@ const (
 
 	KindLostWrite  = "DUR-LOST"    // an acknowledged write is gone from the final state
 	KindRPO        = "DUR-RPO"     // more losses than the allowed RPO bound
+	KindRPOReport  = "RPO-REPORT"  // a failover record of the conflicts feed names no lost write, or one twice
 	KindFinalRogue = "DUR-PHANTOM" // the final state holds a value no write wrote
 
 	KindDiverged = "CONV-F" // regions differ after quiescence

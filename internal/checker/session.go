@@ -155,7 +155,13 @@ func CheckSession(h History, opts SessionOptions) Report {
 							break
 						}
 					}
-					ws := ix.witnesses(kv.Key, kv.Value, kv.LSN, tokIn.LSN, skip)
+					// A write of a later epoch than the token's is not
+					// covered by it, whatever its LSN: a failover renumbers
+					// from its commit point, below LSNs the old epoch used.
+					tokSkip := func(w *wref) bool {
+						return skip(w) || (tokIn.Epoch > 0 && w.epoch > tokIn.Epoch)
+					}
+					ws := ix.witnesses(kv.Key, kv.Value, kv.LSN, tokIn.LSN, tokSkip)
 					if len(ws) > 0 {
 						reportFloor(rp, i, o, kv, tokIn, ws, isOwn, isSeen)
 					}

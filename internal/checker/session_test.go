@@ -32,6 +32,12 @@ func TestSessionAllowed(t *testing.T) {
 		"token-behind": hist(sw(1, "x", "1", 0, 10, 5), sr(1, "B", "x", "", 20, 30, "0:1#4", "0:1#4")),
 		// Deleted after the own write: ⊥ is the newer version.
 		"deleted": hist(sw(1, "x", "1", 0, 10, 1), tokOut(del(9, "x", 11, 12, 0), "0:1#2"), sr(1, "B", "x", "", 20, 30, "0:1#1", "0:1#2")),
+		// A write of a later epoch renumbered below the token's LSN (the
+		// failover truncated the token's epoch at LSN 30): the epoch-1 token
+		// LSN 33 does not cover the epoch-2 write at LSN 31.
+		"later-epoch-not-covered": hist(sw(1, "x", "1", 0, 10, 20),
+			sr(1, "A", "x", "1", 20, 30, "0:1#33", "0:1#33"),
+			tokOut(with(wr(2, "x", "2", 40, 50, 0), func(o *Op) { o.Level = "Session" }), "0:2#31")),
 		// A failover that lost nothing: the old-epoch token stays valid.
 		"epoch-valid": hist(sw(1, "x", "1", 0, 10, 3), tokOut(wr(2, "x", "2", 20, 30, 0), "0:2#4"),
 			sr(1, "B", "x", "2", 40, 50, "0:1#3", "0:2#4")),

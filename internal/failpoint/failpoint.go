@@ -10,9 +10,9 @@
 // example
 //
 //	GOFAIL_FAILPOINTS='partitionAfterSync=50*off->panic'
-//	GOFAIL_FAILPOINTS='partitionBeforeSync=sleep(100);replBeforeSend=10%panic'
+//	GOFAIL_FAILPOINTS='partitionBeforeSync=sleep(100);replBeforeSend=10.0%panic'
 //
-// ("N*" counts, "P%" is a probability, "->" chains terms; the actions are
+// ("N*" counts, "P.0%" is a probability in percent — gofail wants a float, "->" chains terms; the actions are
 // off, panic, sleep(ms or "duration"), print, return(v) — a Hit ignores
 // the value).
 package failpoint

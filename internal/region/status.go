@@ -1,6 +1,7 @@
 package region
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/meridiandb/meridian/internal/admin"
@@ -48,6 +49,15 @@ func (r *Region) Status() admin.Status {
 		for _, f := range cs.Past {
 			ci.Failovers = append(ci.Failovers, admin.FailoverInfo{Kind: string(f.Kind), Epoch: f.Epoch, Deposed: f.Deposed,
 				Target: f.Target, Reason: f.Reason, FencedAt: f.FencedAt, PromotedAt: f.PromotedAt, LostWrites: f.LostWrites()})
+		}
+		for pid, hs := range cs.History {
+			if ci.History == nil {
+				ci.History = map[string][]admin.EpochStart{}
+			}
+			for _, e := range hs {
+				k := strconv.FormatUint(pid, 10)
+				ci.History[k] = append(ci.History[k], admin.EpochStart{Epoch: e.Epoch, Start: e.Start})
+			}
 		}
 		st.Control = ci
 	}

@@ -34,6 +34,8 @@ type ClusterOptions struct {
 	Consistency string
 	K           int64
 	T           int64
+	// Failpoints is GOFAIL_FAILPOINTS for every region process.
+	Failpoints string
 	// RTT is the simulated WAN round trip of every pair (default 20ms).
 	RTT time.Duration
 	// LogLevel of the servers (default warn).
@@ -275,6 +277,9 @@ func (c *Cluster) start(ctx context.Context, region string) error {
 	fmt.Fprintf(lf, "=== torture: start %s at %s: %s\n", region, time.Now().Format(time.RFC3339Nano), strings.Join(args, " "))
 	cmd := exec.Command(c.opts.Binary, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
+	if c.opts.Failpoints != "" {
+		cmd.Env = append(os.Environ(), "GOFAIL_FAILPOINTS="+c.opts.Failpoints)
+	}
 	orphanGuard(cmd)
 	if err := cmd.Start(); err != nil {
 		lf.Close()

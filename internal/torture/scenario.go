@@ -39,6 +39,14 @@ type Scenario struct {
 	// FailoverTimeout turns automatic failover on in the regions (`serve
 	// --failover-timeout`); 0 leaves it off.
 	FailoverTimeout time.Duration
+	// ReportedLoss (an automatic failover below Strong) allows an
+	// acknowledged write to be lost only if the conflicts feed reports it
+	// once the deposed region has rejoined (checker.LostReported, C25), and
+	// checks the feed's failover records (checker.CheckReportedLoss).
+	ReportedLoss bool
+	// Failpoints is GOFAIL_FAILPOINTS for every region process
+	// (internal/failpoint), e.g. to make replication lag.
+	Failpoints string
 	// MultiWrite runs a multi-region-write account (multiwrite.go): every
 	// region takes its home clients' writes, a LastWriterWins and a Custom
 	// container, and the multi-write checkers.
@@ -66,6 +74,8 @@ var Scenarios = []Scenario{
 	{ID: "F10", Level: "Strong", Fault: "SIGSTOP of the write region for 2-5 s, then SIGCONT", Nemesis: pauseWrite},
 	{ID: "F10s", Level: "Session", Long: true, Fault: "F10 at Session", Nemesis: pauseWrite},
 	{ID: "F8", Level: "Strong", FailoverTimeout: 1500 * time.Millisecond, Fault: "kill -9 of the write region, automatic failover (1.5 s timeout), the old region restarted 1-3 s later rejoins as a read region", Nemesis: killFailover},
+	{ID: "F8s", Level: "Session", FailoverTimeout: 1500 * time.Millisecond, ReportedLoss: true, Failpoints: lagFailpoint, Fault: "kill -9 of the write region while its replication sender stalls now and then (failpoint replBeforeSend 5% sleep 600 ms), automatic failover (1.5 s timeout), restart 1-3 s later: acknowledged writes no survivor had may be lost, each must be reported in the conflicts feed", Nemesis: killFailover},
+	{ID: "F8e", Level: "Eventual", Long: true, FailoverTimeout: 1500 * time.Millisecond, ReportedLoss: true, Failpoints: lagFailpoint, Fault: "F8s at Eventual", Nemesis: killFailover},
 	{ID: "F8m", Level: "Session", FailoverTimeout: 1500 * time.Millisecond, Fault: "planned (manual) failover of the write region to the next region under load, every cycle", Nemesis: manualFailover},
 	{ID: "F8b", Level: "BoundedStaleness", K: 20, T: 2, Long: true, FailoverTimeout: 1500 * time.Millisecond, Fault: "F8m at BoundedStaleness", Nemesis: manualFailover},
 	{ID: "F11", Level: "Session", ClockOffsets: skew, Fault: "clock skew r1 +0.5s, r2 +5s, r3 -5s (static, whole run); symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
@@ -82,6 +92,11 @@ var Scenarios = []Scenario{
 		Fault:   "multi-write LWW/Custom under clock skew r1 +0.5s, r2 +5s, r3 -5s; the fast region r2 partitioned from the others, 3-5 s",
 		Nemesis: isolateFastClock},
 }
+
+// lagFailpoint stalls 5 % of the replication sends for 600 ms, so that a
+// kill -9 of the write region catches acknowledged writes it has not
+// shipped yet (Session and weaker acknowledge after the local fsync).
+const lagFailpoint = "replBeforeSend=5.0%sleep(600)"
 
 // skew is F11's clocks: the read regions 5 s ahead and behind, the write
 // region slightly off (testing.md §3.2 F11; its ±500 ms strobe of r1 needs
@@ -451,7 +466,7 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
 	}
 	cl, err := StartCluster(ctx, ClusterOptions{Binary: cfg.Binary, Dir: dir, Consistency: sc.Level, K: sc.K, T: sc.T,
 		RTT: cfg.RTT, LogLevel: cfg.LogLevel, ClockOffsets: sc.ClockOffsets, FailoverTimeout: sc.FailoverTimeout,
-		MultiWrite: sc.MultiWrite})
+		MultiWrite: sc.MultiWrite, Failpoints: sc.Failpoints})
 	if err != nil {
 		return nil, err
 	}
@@ -590,7 +605,26 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
 			}
 		}
 	} else {
-		res.Reports = check(h, sc, cl, dumps, dir)
+		var loss *lossInfo
+		if sc.ReportedLoss {
+			var lerr error
+			if loss, lerr = readLoss(ctx, hc, cl.Endpoint(cl.WriteRegion())); lerr != nil {
+				res.Harness = append(res.Harness, lerr.Error())
+			}
+		}
+		res.Reports = check(h, sc, cl, dumps, loss, dir)
+		if sc.ReportedLoss {
+			var rec, acked, unknown, lost int64
+			for _, rep := range res.Reports {
+				switch rep.Checker {
+				case "reported-loss":
+					rec, acked, unknown = rep.Stats["records"], rep.Stats["acked_reported"], rep.Stats["unknown_reported"]
+				case "durability":
+					lost = rep.Stats["lost_allowed"]
+				}
+			}
+			res.Notes = append(res.Notes, fmt.Sprintf("failover records in the conflicts feed: %d (acknowledged writes %d, unknown %d); acknowledged writes missing from the final state and reported: %d (the others were overwritten later anyway)", rec, acked, unknown, lost))
+		}
 	}
 	res.Elapsed = time.Since(start)
 	if err := saveArtifacts(dir, h, res); err != nil {
@@ -659,13 +693,58 @@ func sameStates(d map[string]checker.State) bool {
 
 // check runs the checkers of the scenario's level, then durability and
 // convergence.
-func check(h checker.History, sc Scenario, cl *Cluster, dumps map[string]checker.State, dir string) []checker.Report {
+// lossInfo is what a failover below Strong reports about the writes it
+// removed: the write region's conflicts feed and the container partition's
+// epoch history (checker.CheckReportedLoss).
+type lossInfo struct {
+	feed   []checker.ConflictRecord
+	starts map[int64]int64 // epoch -> first LSN
+}
+
+func readLoss(ctx context.Context, hc *http.Client, endpoint string) (*lossInfo, error) {
+	feed, err := conflictsFeed(ctx, hc, endpoint, collName)
+	if err != nil {
+		return nil, err
+	}
+	st, err := regionStatus(ctx, hc, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	li := &lossInfo{feed: feed, starts: map[int64]int64{}}
+	if st.Control != nil {
+		for pid, hs := range st.Control.History {
+			if pid == "0" { // the catalog's log
+				continue
+			}
+			for _, e := range hs {
+				li.starts[e.Epoch] = e.Start
+			}
+		}
+	}
+	return li, nil
+}
+
+func check(h checker.History, sc Scenario, cl *Cluster, dumps map[string]checker.State, loss *lossInfo, dir string) []checker.Report {
+	var feed []checker.ConflictRecord
+	var starts map[int64]int64
+	if loss != nil {
+		feed, starts = loss.feed, loss.starts
+	}
 	var out []checker.Report
 	switch sc.Level {
 	case "Strong":
 		out = append(out, checker.CheckLinearizable(h, checker.StrongOptions{ReportDir: dir, Name: sc.ID}))
 	case "Session":
-		out = append(out, checker.CheckSession(h, checker.SessionOptions{}))
+		so := checker.SessionOptions{}
+		if sc.ReportedLoss {
+			// A write the failover removed is covered by no valid token:
+			// tokens of its epoch are refused, later epochs renumber.
+			so.AllowLost = checker.LostReported(feed, "")
+			if starts != nil {
+				so.EpochFirstLSN = map[string]map[int64]int64{"0": starts}
+			}
+		}
+		out = append(out, checker.CheckSession(h, so))
 	case "BoundedStaleness":
 		out = append(out, checker.CheckBoundedStaleness(h, checker.BoundedOptions{
 			K: cl.Topo.MaxStalenessPrefix, T: time.Duration(cl.Topo.MaxIntervalSeconds) * time.Second,
@@ -673,7 +752,12 @@ func check(h checker.History, sc Scenario, cl *Cluster, dumps map[string]checker
 	}
 	out = append(out, checker.CheckPrefix(h, checker.PrefixOptions{}))
 	if final, ok := dumps[cl.WriteRegion()]; ok {
-		out = append(out, checker.CheckDurability(h, checker.DurabilityOptions{Final: final}))
+		opts := checker.DurabilityOptions{Final: final}
+		if sc.ReportedLoss {
+			opts.AllowLost = checker.LostReported(feed, "")
+			out = append(out, checker.CheckReportedLoss(h, checker.ReportedLossOptions{Feed: feed, Final: final, EpochStarts: starts}))
+		}
+		out = append(out, checker.CheckDurability(h, opts))
 	} else {
 		out = append(out, checker.Report{Checker: "durability", OK: false,
 			Violations: []checker.Violation{{Kind: "H", Explain: "no final dump of the write region"}}})
