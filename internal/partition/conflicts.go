@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -74,7 +75,8 @@ func (p *Partition) Conflicts(ctx context.Context) ([]json.RawMessage, error) {
 // UnreplicatedConflicts reads the entries [from, to] of this replica's log
 // — the suffix a failover truncated because no surviving region held it
 // (control.Divergence) — and returns one conflicts-feed record per item
-// change in them, for the new write region to publish. A record's id is
+// change in them, for the new write region to publish, and the conflict
+// records published in them (unchanged). A record's id is
 // "<epoch>-<lsn>-<op>", so publishing it again is a no-op: each lost write
 // reaches the feed exactly once. origin names this region in the records.
 func (p *Partition) UnreplicatedConflicts(from, to int64, origin string) ([]Conflict, error) {
@@ -91,8 +93,18 @@ func (p *Partition) UnreplicatedConflicts(from, to int64, origin string) ([]Conf
 		}
 		next++
 		for i, op := range e.Ops {
-			if op.Kind != replog.OpPut && op.Kind != replog.OpDelete {
-				continue // conflicts-feed changes are not item writes
+			switch op.Kind {
+			case replog.OpConflictPut:
+				// A record published in the removed suffix (the report of
+				// an earlier failover's losses, written here just before
+				// this region was deposed): publish it again, unchanged,
+				// or that earlier loss would go unreported.
+				out = append(out, Conflict{ID: string(op.Key), JSON: bytes.Clone(op.Value)})
+				continue
+			case replog.OpConflictDelete:
+				// A removed deletion of a record: the record stays in the
+				// feed (a lost write like any other, of the feed itself).
+				continue
 			}
 			c, err := conflictRecord(e, i, op, origin, p.Info().CollRID)
 			if err != nil {

@@ -151,3 +151,26 @@ func TestConflictsFeedReplicatesAndPublishesOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, fg, 1)
 }
+
+// TestUnreplicatedConflictsRepublishesRecords: the suffix a failover
+// removes may hold the conflicts-feed records of an earlier failover's
+// losses (published to this region just before it was deposed). They are
+// returned again, unchanged, with one record per lost item change.
+func TestUnreplicatedConflictsRepublishesRecords(t *testing.T) {
+	db := openDB(t, vfs.NewMem())
+	defer db.Close()
+	p := openPart(t, db, nil)
+	defer p.Close()
+	ctx := context.Background()
+	_, err := p.Write(ctx, Op{Kind: Upsert, PK: pk("p"), Doc: doc(t, `{"id":"a","pk":"p"}`)})
+	require.NoError(t, err)
+	require.NoError(t, p.PublishConflicts(ctx, []Conflict{{ID: "1-35-0", JSON: []byte(`{"id":"1-35-0","resourceId":"x"}`)}}))
+	_, err = p.Write(ctx, Op{Kind: Delete, ID: "a", PK: pk("p")})
+	require.NoError(t, err)
+	recs, err := p.UnreplicatedConflicts(1, p.Applied(), "r2")
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+	require.Equal(t, "1-35-0", recs[1].ID, "the earlier failover's record comes back unchanged")
+	require.JSONEq(t, `{"id":"1-35-0","resourceId":"x"}`, string(recs[1].JSON))
+	require.Contains(t, string(recs[2].JSON), `"operationType":"delete"`)
+}
