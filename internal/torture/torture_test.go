@@ -30,12 +30,12 @@ func TestMain(m *testing.M) {
 func buildBinary(t *testing.T) string { return testbin.Meridian(t) }
 
 // TestScenariosCI runs the CI-sized scenarios (F0, F1 Strong, F2 BS, F3
-// Session, F4 Eventual, F7 kill -9, F10 SIGSTOP, F8 and F8m failovers, F11
-// clock skew at Session and F11b at BoundedStaleness, and the multi-write
-// F12 conflicts under a full partition and F9 kill -9 of a region) at a
-// modest rate and requires every
-// checker to pass; -torture.long adds the rest except the scenarios that
-// reproduce a known bug (Scenario.KnownBug).
+// Session, F4 Eventual, F5 asymmetric partition and bridge, F6 latency, F7
+// kill -9, F10 SIGSTOP, F8, F8m and F8s failovers, F11 clock skew at
+// Session and F11b at BoundedStaleness, and the multi-write F12 conflicts
+// under a full partition and F9 kill -9 of a region) at a modest rate and
+// requires every checker to pass; -torture.long adds the rest except the
+// scenarios that reproduce a known bug (Scenario.KnownBug).
 func TestScenariosCI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real clusters")
