@@ -42,6 +42,8 @@ func (k *Kind) UnmarshalJSON(b []byte) error {
 		*k = Query
 	case "batch":
 		*k = Batch
+	case "changefeed":
+		*k = ChangeFeed
 	default:
 		return fmt.Errorf("unknown op kind %q", s)
 	}
@@ -50,7 +52,7 @@ func (k *Kind) UnmarshalJSON(b []byte) error {
 
 func (k Kind) valid() bool {
 	switch k {
-	case Write, Read, Delete, Query, Batch:
+	case Write, Read, Delete, Query, Batch, ChangeFeed:
 		return true
 	}
 	return false
@@ -294,7 +296,7 @@ func Validate(h History) []Violation {
 				}
 				keys[kv.Key] = true
 			}
-		case Query:
+		case Query, ChangeFeed:
 		default:
 			if o.Key == "" {
 				add(KindHistory, fmt.Sprintf("op %d: a %s without a key", i, o.Kind), i)

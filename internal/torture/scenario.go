@@ -44,6 +44,9 @@ type Scenario struct {
 	// once the deposed region has rejoined (checker.LostReported, C25), and
 	// checks the feed's failover records (checker.CheckReportedLoss).
 	ReportedLoss bool
+	// Feed runs a change-feed consumer in r2 beside the clients (F18:
+	// checker.CheckChangeFeed after a final drain).
+	Feed bool
 	// Failpoints is GOFAIL_FAILPOINTS for every region process
 	// (internal/failpoint), e.g. to make replication lag.
 	Failpoints string
@@ -62,21 +65,21 @@ var Scenarios = []Scenario{
 	}},
 	{ID: "F1", Level: "Strong", Fault: "symmetric partition of the write region from every other region, 3-5 s", Nemesis: isolateWrite},
 	{ID: "F2", Level: "BoundedStaleness", K: 20, T: 2, Fault: "symmetric partition of the write region, 3-5 s (K=20, T=2s)", Nemesis: isolateWrite},
-	{ID: "F3", Level: "Session", Fault: "symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
+	{ID: "F3", Feed: true, Level: "Session", Fault: "symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
 	{ID: "F4", Level: "Eventual", Fault: "symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
 	{ID: "F4cp", Level: "ConsistentPrefix", Long: true, Fault: "symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
 	{ID: "F5", Level: "Session", Fault: "asymmetric partition (r1 -> r2 held, r2 -> r1 open), then a bridge (r1-r3 cut, r2 sees both)", Nemesis: asymBridge},
 	{ID: "F5s", Level: "Strong", Long: true, Fault: "F5 at Strong", Nemesis: asymBridge},
 	{ID: "F6", Level: "Session", Fault: "latency: r1-r2 70ms±20ms, then 150ms, then restored", Nemesis: latency},
 	{ID: "F6s", Level: "Strong", Long: true, Fault: "F6 at Strong", Nemesis: latency},
-	{ID: "F7", Level: "Session", Fault: "kill -9 of a read region, restart after 1-3 s; kill -9 of the write region, restart on its data after 1-3 s (no failover)", Nemesis: killRestart},
+	{ID: "F7", Feed: true, Level: "Session", Fault: "kill -9 of a read region, restart after 1-3 s; kill -9 of the write region, restart on its data after 1-3 s (no failover)", Nemesis: killRestart},
 	{ID: "F7s", Level: "Strong", Long: true, Fault: "F7 at Strong", Nemesis: killRestart},
 	{ID: "F10", Level: "Strong", Fault: "SIGSTOP of the write region for 2-5 s, then SIGCONT", Nemesis: pauseWrite},
 	{ID: "F10s", Level: "Session", Long: true, Fault: "F10 at Session", Nemesis: pauseWrite},
-	{ID: "F8", Level: "Strong", FailoverTimeout: 1500 * time.Millisecond, Fault: "kill -9 of the write region, automatic failover (1.5 s timeout), the old region restarted 1-3 s later rejoins as a read region", Nemesis: killFailover},
+	{ID: "F8", Feed: true, Level: "Strong", FailoverTimeout: 1500 * time.Millisecond, Fault: "kill -9 of the write region, automatic failover (1.5 s timeout), the old region restarted 1-3 s later rejoins as a read region", Nemesis: killFailover},
 	{ID: "F8s", Level: "Session", FailoverTimeout: 1500 * time.Millisecond, ReportedLoss: true, Failpoints: lagFailpoint, Fault: "kill -9 of the write region while its replication sender stalls now and then (failpoint replBeforeSend 5% sleep 600 ms), automatic failover (1.5 s timeout), restart 1-3 s later: acknowledged writes no survivor had may be lost, each must be reported in the conflicts feed", Nemesis: killFailover},
 	{ID: "F8e", Level: "Eventual", Long: true, FailoverTimeout: 1500 * time.Millisecond, ReportedLoss: true, Failpoints: lagFailpoint, Fault: "F8s at Eventual", Nemesis: killFailover},
-	{ID: "F8m", Level: "Session", FailoverTimeout: 1500 * time.Millisecond, Fault: "planned (manual) failover of the write region to the next region under load, every cycle", Nemesis: manualFailover},
+	{ID: "F8m", Feed: true, Level: "Session", FailoverTimeout: 1500 * time.Millisecond, Fault: "planned (manual) failover of the write region to the next region under load, every cycle", Nemesis: manualFailover},
 	{ID: "F8b", Level: "BoundedStaleness", K: 20, T: 2, Long: true, FailoverTimeout: 1500 * time.Millisecond, Fault: "F8m at BoundedStaleness", Nemesis: manualFailover},
 	{ID: "F11", Level: "Session", ClockOffsets: skew, Fault: "clock skew r1 +0.5s, r2 +5s, r3 -5s (static, whole run); symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
 	{ID: "F11b", Level: "BoundedStaleness", K: 20, T: 2, ClockOffsets: skew, Fault: "F11 at BoundedStaleness (K=20, T=2s)", Nemesis: isolateWrite},
@@ -509,6 +512,11 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
 	} else {
 		wg.Go(func() { w.run(wctx) })
 	}
+	var feed *feedConsumer
+	if sc.Feed && mw == nil {
+		feed = &feedConsumer{c: cl, rec: rec, hc: hc, region: cl.Regions()[1]}
+		wg.Go(func() { feed.run(wctx) })
+	}
 	runEnd := time.Now().Add(cfg.Duration)
 	nerr := nem.Sleep(ctx, 1500*time.Millisecond) // warm-up
 	for cycle := 1; nerr == nil; cycle++ {
@@ -579,6 +587,9 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
 		res.Notes = append(res.Notes, "LastWriterWins conflicts counted (meridian_conflicts_total, fed=false): "+lwwConflictCounts(ctx, hc, cl))
 	} else {
 		dumps, derr = quiesce(ctx, hc, cl, 10*time.Second)
+		if feed != nil {
+			feed.drain(ctx, 10*time.Second)
+		}
 	}
 	if derr != nil {
 		res.Harness = append(res.Harness, derr.Error())
@@ -613,6 +624,9 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
 			}
 		}
 		res.Reports = check(h, sc, cl, dumps, loss, dir)
+		if feed != nil {
+			res.Reports = append(res.Reports, checker.CheckChangeFeed(h, checker.ChangeFeedOptions{Final: dumps[feed.region]}))
+		}
 		if sc.ReportedLoss {
 			var rec, acked, unknown, lost int64
 			for _, rep := range res.Reports {
