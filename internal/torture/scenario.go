@@ -44,6 +44,9 @@ type Scenario struct {
 	// once the deposed region has rejoined (checker.LostReported, C25), and
 	// checks the feed's failover records (checker.CheckReportedLoss).
 	ReportedLoss bool
+	// Retry adds F19's retry storm (retry.go): clients with a timeout of a
+	// tenth of the round trip retrying non-idempotent requests.
+	Retry bool
 	// Feed runs a change-feed consumer in r2 beside the clients (F18:
 	// checker.CheckChangeFeed after a final drain).
 	Feed bool
@@ -81,6 +84,7 @@ var Scenarios = []Scenario{
 	{ID: "F8e", Level: "Eventual", Long: true, FailoverTimeout: 1500 * time.Millisecond, ReportedLoss: true, Failpoints: lagFailpoint, Fault: "F8s at Eventual", Nemesis: killFailover},
 	{ID: "F8m", Feed: true, Level: "Session", FailoverTimeout: 1500 * time.Millisecond, Fault: "planned (manual) failover of the write region to the next region under load, every cycle", Nemesis: manualFailover},
 	{ID: "F8b", Level: "BoundedStaleness", K: 20, T: 2, Long: true, FailoverTimeout: 1500 * time.Millisecond, Fault: "F8m at BoundedStaleness", Nemesis: manualFailover},
+	{ID: "F19", Level: "Session", Retry: true, Fault: "retry storm: 3 more clients time out after RTT/10 and retry PATCH incr (If-Match) and creates until answered; latency r1-r2 70ms±20ms, then 150ms", Nemesis: latency},
 	{ID: "F11", Level: "Session", ClockOffsets: skew, Fault: "clock skew r1 +0.5s, r2 +5s, r3 -5s (static, whole run); symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
 	{ID: "F11b", Level: "BoundedStaleness", K: 20, T: 2, ClockOffsets: skew, Fault: "F11 at BoundedStaleness (K=20, T=2s)", Nemesis: isolateWrite},
 	{ID: "F11s", Level: "Strong", Long: true, ClockOffsets: skew,
@@ -512,6 +516,16 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
 	} else {
 		wg.Go(func() { w.run(wctx) })
 	}
+	var storm *retryWorkload
+	if sc.Retry && mw == nil {
+		storm = &retryWorkload{c: cl, hc: hc, clients: 3, short: max(cfg.RTT/10, time.Millisecond)}
+		if err := storm.setup(ctx); err != nil {
+			stopClients()
+			wg.Wait()
+			return nil, err
+		}
+		wg.Go(func() { storm.run(wctx) })
+	}
 	var feed *feedConsumer
 	if sc.Feed && mw == nil {
 		feed = &feedConsumer{c: cl, rec: rec, hc: hc, region: cl.Regions()[1]}
@@ -626,6 +640,16 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (*Result, error) {
 		res.Reports = check(h, sc, cl, dumps, loss, dir)
 		if feed != nil {
 			res.Reports = append(res.Reports, checker.CheckChangeFeed(h, checker.ChangeFeedOptions{Final: dumps[feed.region]}))
+		}
+		if storm != nil {
+			rep, err := storm.check(ctx)
+			if err != nil {
+				res.Harness = append(res.Harness, "retry storm: "+err.Error())
+			} else {
+				res.Reports = append(res.Reports, rep)
+				res.Notes = append(res.Notes, fmt.Sprintf("retry storm: %d operations, %d attempts (timeout %s), %d concluded applied, %d in doubt",
+					rep.Stats["items"], rep.Stats["attempts"], storm.short, rep.Stats["applied"], rep.Stats["in_doubt"]))
+			}
 		}
 		if sc.ReportedLoss {
 			var rec, acked, unknown, lost int64

@@ -32,8 +32,10 @@ func buildBinary(t *testing.T) string { return testbin.Meridian(t) }
 // TestScenariosCI runs the CI-sized scenarios (F0, F1 Strong, F2 BS, F3
 // Session, F4 Eventual, F5 asymmetric partition and bridge, F6 latency, F7
 // kill -9, F10 SIGSTOP, F8, F8m and F8s failovers, F11 clock skew at
-// Session and F11b at BoundedStaleness, and the multi-write F12 conflicts
-// under a full partition and F9 kill -9 of a region) at a modest rate and
+// Session and F11b at BoundedStaleness, F19 retry storm, and the
+// multi-write F12 conflicts under a full partition and F9 kill -9 of a
+// region; F3, F7, F8 and F8m also run F18's change-feed consumer) at a
+// modest rate and
 // requires every checker to pass; -torture.long adds the rest except the
 // scenarios that reproduce a known bug (Scenario.KnownBug).
 func TestScenariosCI(t *testing.T) {
