@@ -84,6 +84,7 @@ var Scenarios = []Scenario{
 	{ID: "F8e", Level: "Eventual", Long: true, FailoverTimeout: 1500 * time.Millisecond, ReportedLoss: true, Failpoints: lagFailpoint, Fault: "F8s at Eventual", Nemesis: killFailover},
 	{ID: "F8m", Feed: true, Level: "Session", FailoverTimeout: 1500 * time.Millisecond, Fault: "planned (manual) failover of the write region to the next region under load, every cycle", Nemesis: manualFailover},
 	{ID: "F8b", Level: "BoundedStaleness", K: 20, T: 2, Long: true, FailoverTimeout: 1500 * time.Millisecond, Fault: "F8m at BoundedStaleness", Nemesis: manualFailover},
+	{ID: "F20", Level: "Session", Long: true, ClockOffsets: skew, Fault: "combined soak: each cycle one of F1 (isolate the write region), F5 (asymmetric partition, bridge), F7 (kill -9), F10 (SIGSTOP), chosen by the seed, with F11's skewed clocks; run it for 10-30 min", Nemesis: soak},
 	{ID: "F19", Level: "Session", Retry: true, Fault: "retry storm: 3 more clients time out after RTT/10 and retry PATCH incr (If-Match) and creates until answered; latency r1-r2 70ms±20ms, then 150ms", Nemesis: latency},
 	{ID: "F11", Level: "Session", ClockOffsets: skew, Fault: "clock skew r1 +0.5s, r2 +5s, r3 -5s (static, whole run); symmetric partition of the write region, 3-5 s", Nemesis: isolateWrite},
 	{ID: "F11b", Level: "BoundedStaleness", K: 20, T: 2, ClockOffsets: skew, Fault: "F11 at BoundedStaleness (K=20, T=2s)", Nemesis: isolateWrite},
@@ -315,6 +316,13 @@ func manualFailover(ctx context.Context, n *Nemesis) error {
 	err := n.Sleep(ctx, n.Between(2*time.Second, 3*time.Second))
 	end()
 	return err
+}
+
+// soak is F20's nemesis: one of F1, F5, F7 and F10's faults per cycle, by
+// the seed.
+func soak(ctx context.Context, n *Nemesis) error {
+	faults := []func(context.Context, *Nemesis) error{isolateWrite, asymBridge, killRestart, pauseWrite}
+	return faults[n.rng.IntN(len(faults))](ctx, n)
 }
 
 func pauseWrite(ctx context.Context, n *Nemesis) error {
