@@ -415,7 +415,12 @@ func (s *State) plan(c Plan) (Result, error) {
 			return Result{}, fmt.Errorf("partition %d: %w", p, err)
 		}
 		if src.Name == f.Deposed && !c.Drained {
-			return Result{}, fmt.Errorf("%w: partition %d: the deposed region %q cannot be a catch-up source unless the plan drains it", ErrUnsafe, p, src.Name)
+			// A deposed region that reported at the fenced epoch adopted
+			// the fence (it stopped writing): its reported heads are final.
+			rp, ok := f.Reports[f.Deposed]
+			if !ok || rp.Epoch != f.Epoch || pp.TargetLSN > rp.Partitions[p].Durable {
+				return Result{}, fmt.Errorf("%w: partition %d: the deposed region %q cannot be a catch-up source unless the plan drains it or it reported its final heads at epoch %d", ErrUnsafe, p, src.Name, f.Epoch)
+			}
 		}
 		if pp.TargetLSN < 0 {
 			return Result{}, fmt.Errorf("%w: partition %d: negative target LSN", ErrInvalid, p)

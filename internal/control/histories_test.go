@@ -123,8 +123,11 @@ func TestFOA2UnsyncedWriteLost(t *testing.T) {
 func TestFOF2ReturningRegionDoesNotResurrect(t *testing.T) {
 	s := newABC(t)
 	x2 := session.Token{Version: 1, GlobalLSN: 6}
-	// A is reachable again but deposed; its report is ignored.
-	_, plan := failOver(t, s, "A", map[string]RegionProgress{"A": prog(2, 1, 0, 6), "B": prog(2, 1, 0, 5), "C": prog(2, 1, 0, 5)})
+	// A is reachable again but deposed and has not adopted the fence (its
+	// progress is of epoch 1): its report is ignored. (Had it reported at
+	// the fenced epoch before the promotion, it would have been a catch-up
+	// source and x=2 would have survived: TestDeposedBackBeforePromotion.)
+	_, plan := failOver(t, s, "A", map[string]RegionProgress{"A": prog(1, 1, 0, 6), "B": prog(2, 1, 0, 5), "C": prog(2, 1, 0, 5)})
 	require.NotEqual(t, "A", plan[0].Source)
 	require.Equal(t, int64(5), plan[0].TargetLSN)
 
@@ -241,4 +244,30 @@ func TestFOA3ManualFailoverLosesNothing(t *testing.T) {
 			requireIs(t, err, ErrUnsafe)
 		})
 	}
+}
+
+// A deposed region that comes back during the fenced failover and reports
+// at the fenced epoch (it restarted, so it stopped writing) is a catch-up
+// source: its writes no survivor had are kept, and nothing is lost.
+func TestDeposedBackBeforePromotion(t *testing.T) {
+	s := newABC(t)
+	res := mustApply(t, s, Fence{Epoch: 2, Deposed: "A", Reason: "A destroyed", At: at(1)})
+	surv := map[string]RegionProgress{"A": prog(2, 1, 0, 6), "B": prog(2, 1, 0, 0), "C": prog(2, 1, 0, 0)}
+	for name, rp := range surv {
+		mustApply(t, s, Report{Region: name, Progress: rp, At: at(2)})
+	}
+	target, plan, err := ChooseTarget(s, s.Failover.Reports, false)
+	require.NoError(t, err)
+	require.Equal(t, "B", target, "the deposed region is never the target")
+	require.Equal(t, PartPlan{TargetLSN: 6, Source: "A"}, plan[0])
+	mustApply(t, s, Plan{Epoch: 2, Target: target, Partitions: plan, At: at(3)})
+	mustApply(t, s, Promote{Epoch: 2, Target: target, StartLSN: map[uint64]int64{0: 7}, At: res.SafeAt})
+	_, _, diverged := Divergence(s.History, 0, 1, 6)
+	require.False(t, diverged, "A holds nothing the failover removed")
+
+	// Without its report at the fenced epoch it cannot be a source.
+	s = newABC(t)
+	mustApply(t, s, Fence{Epoch: 2, Deposed: "A", At: at(1)})
+	_, err = s.Apply(Plan{Epoch: 2, Target: "B", Partitions: map[uint64]PartPlan{0: {6, "A"}}, At: at(3)})
+	requireIs(t, err, ErrUnsafe)
 }

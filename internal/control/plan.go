@@ -106,10 +106,12 @@ func ChooseTarget(s *State, survivors map[string]RegionProgress, force bool) (st
 		seen[r.Name] = true
 		rp := survivors[name]
 		switch {
-		case r.Name == f.Deposed:
-			// Its suffix beyond the survivors' is exactly what the
-			// failover gives up; it is not a source (use DrainPlan when
-			// it is healthy).
+		case r.Name == f.Deposed && rp.Epoch != f.Epoch:
+			// Its suffix beyond the survivors' is what the failover gives
+			// up unless it comes back (restarted, so no longer writing)
+			// and reports at the fenced epoch: then its heads are final
+			// and it is a catch-up source like any other (never the
+			// target: it is FencedOut), and nothing it held is lost.
 			continue
 		case rp.Epoch > f.Epoch:
 			return "", nil, fmt.Errorf("%w: region %q reported epoch %d, beyond the fenced epoch %d", ErrInvalid, r.Name, rp.Epoch, f.Epoch)

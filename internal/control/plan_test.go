@@ -50,9 +50,12 @@ func TestChooseTarget(t *testing.T) {
 		{name: "negative durable LSN", setup: fenced,
 			surv: map[string]RegionProgress{"B": prog(2, 1, 0, -3), "C": prog(2, 1, 0, 5)},
 			want: want{err: ErrInvalid}},
-		{name: "the deposed region's report is ignored", setup: fenced,
-			surv: map[string]RegionProgress{"A": prog(2, 1, 0, 99), "B": prog(2, 1, 0, 3), "C": prog(2, 1, 0, 5)},
+		{name: "the deposed region's report at an older epoch is ignored", setup: fenced,
+			surv: map[string]RegionProgress{"A": prog(1, 1, 0, 99), "B": prog(2, 1, 0, 3), "C": prog(2, 1, 0, 5)},
 			want: want{target: "B", plan: map[uint64]PartPlan{0: {5, "C"}}}},
+		{name: "the deposed region back before the promotion is a source, never the target", setup: fenced,
+			surv: map[string]RegionProgress{"A": prog(2, 1, 0, 99), "B": prog(2, 1, 0, 3), "C": prog(2, 1, 0, 5)},
+			want: want{target: "B", plan: map[uint64]PartPlan{0: {99, "A"}}}},
 		{name: "suspected survivor must report but is not a candidate", setup: func(t testing.TB) *State {
 			s := newABC(t)
 			mustApply(t, s, SetRegionStatus{Region: "B", Status: StatusSuspected})

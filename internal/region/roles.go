@@ -107,6 +107,18 @@ func (r *Region) reconcile(ctx context.Context, st *control.State) error {
 			r.log.Warn("this region was deposed by a failover: it serves nothing until it has rejoined", "epoch", st.Epoch)
 		}
 		r.view.Store(&v)
+		if f != nil && (f.Phase == control.PhaseFenced || f.Phase == control.PhaseCatchingUp) && r.reported != f.Epoch {
+			// Still holding its data (it has not rejoined): report it, so
+			// that the failover can catch up from it — the only copy of
+			// the committed log may be here when the others are down or
+			// rejoining. The report also proves it stopped writing.
+			if _, ok := f.Reports[me]; !ok {
+				if _, err := r.propose(ctx, control.Report{Region: me, Progress: r.localProgress(f.Epoch), At: r.cfg.Clock()}); err != nil {
+					return fmt.Errorf("report progress for epoch %d: %w", f.Epoch, err)
+				}
+			}
+			r.reported = f.Epoch
+		}
 		if st.WriteRegion == "" || (f != nil && f.Phase != control.PhaseRequested) {
 			return nil
 		}
