@@ -286,6 +286,20 @@ func killFailover(ctx context.Context, n *Nemesis) error {
 	killed := time.Now()
 	end := n.Fault("kill -9 "+w+" (automatic failover)", func() error { return n.C.Kill(w) })
 	next, err := n.C.AwaitWriteRegion(ctx, w, 30*time.Second)
+	restarted := false
+	if err != nil && ctx.Err() == nil {
+		// No survivor holds the committed log (after earlier failovers
+		// they may all have just rejoined and be re-replicating from the
+		// region that died): the failover rightly waits. Bring the region
+		// back as an operator would; it reports its final heads and the
+		// failover catches up from it.
+		n.note(n.C.Restart(context.Background(), w))
+		restarted = true
+		n.mu.Lock()
+		n.Faults = append(n.Faults, "restart "+w+" so that the failover can complete (no survivor held the committed log)")
+		n.mu.Unlock()
+		next, err = n.C.AwaitWriteRegion(ctx, w, 30*time.Second)
+	}
 	if err != nil {
 		end()
 		return err
@@ -295,7 +309,9 @@ func killFailover(ctx context.Context, n *Nemesis) error {
 	n.Faults = append(n.Faults, fmt.Sprintf("failover %s -> %s after %v", w, next, time.Since(killed).Round(10*time.Millisecond)))
 	n.mu.Unlock()
 	err = n.Sleep(ctx, n.Between(time.Second, 3*time.Second))
-	n.note(n.C.Restart(context.Background(), w))
+	if !restarted {
+		n.note(n.C.Restart(context.Background(), w))
+	}
 	end()
 	return err
 }
