@@ -21,9 +21,9 @@ import (
 // TestPowerLossOfARegion is F14 at region level (testing.md §3.2): one
 // region of a three-region account runs its whole store on Pebble's crash
 // filesystem. Under a stream of SDK writes — each synced to East US with
-// x-meridian-sync-regions — the filesystem is cloned as a power loss would
-// leave it (0 % and 50 % of the unsynced data kept), the region is killed,
-// and restarted on the clone. Every write acknowledged before the clone
+// x-meridian-sync-regions — the region is killed and its filesystem cloned
+// as a power loss would leave it (0 % and 50 % of the unsynced data kept),
+// and it is restarted on the clone. Every write acknowledged before the clone
 // must be there: in the write region (West US) for its own acknowledged
 // writes, and in East US for the writes it acknowledged as synced. Then
 // every region converges.
@@ -100,8 +100,12 @@ func powerLossTrial(t *testing.T, victim string, unsyncedPercent int) {
 		before = append(before, id)
 	}
 	mu.Unlock()
-	clone := crashFS.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: unsyncedPercent, RNG: rng})
+	// The region stops, then the power fails: the clone keeps what was
+	// synced and a share of the rest. (Cloning first would let the running
+	// region sync, acknowledge and ship writes the clone lacks — a power
+	// loss stops everything at once.)
 	c.Kill(victim)
+	clone := crashFS.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: unsyncedPercent, RNG: rng})
 	time.Sleep(300 * time.Millisecond)
 	c.RestartOn(victim, clone)
 	c.WaitReady()
