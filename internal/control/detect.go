@@ -75,3 +75,19 @@ func ShouldFailover(now time.Time, lastContact map[string]time.Time, writeRegion
 func FenceSafeAt(fencedAt time.Time, leaseTimeout, maxClockSkew time.Duration) time.Time {
 	return fencedAt.Add(max(leaseTimeout, 0) + max(maxClockSkew, 0))
 }
+
+// HasTakeover reports whether a failover of the write region could be
+// completed: some other region is Healthy, so it can be promoted. When
+// every other region is fenced out (deposed by earlier failovers and not
+// rejoined yet — they rejoin only while a write region exists), fencing the
+// write region would start a failover that can never promote anyone; the
+// driver waits instead, for the write region to return (it keeps its role)
+// or for a region to rejoin.
+func HasTakeover(s *State) bool {
+	for _, r := range s.Regions {
+		if r.Name != s.WriteRegion && r.Status == StatusHealthy {
+			return true
+		}
+	}
+	return false
+}

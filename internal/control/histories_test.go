@@ -271,3 +271,16 @@ func TestDeposedBackBeforePromotion(t *testing.T) {
 	_, err = s.Apply(Plan{Epoch: 2, Target: "B", Partitions: map[uint64]PartPlan{0: {6, "A"}}, At: at(3)})
 	requireIs(t, err, ErrUnsafe)
 }
+
+// Every other region fenced out by earlier failovers: no failover of the
+// write region could promote anyone, so the driver must not start one.
+func TestNoTakeoverWhenEveryOtherRegionIsFencedOut(t *testing.T) {
+	s := newABC(t)
+	require.True(t, HasTakeover(s))
+	failOver(t, s, "A", map[string]RegionProgress{"B": prog(2, 1, 0, 5), "C": prog(2, 1, 0, 5)})
+	require.Equal(t, "B", s.WriteRegion)
+	require.True(t, HasTakeover(s), "C is healthy")
+	failOver(t, s, "B", map[string]RegionProgress{"C": prog(3, 1, 0, 5)})
+	require.Equal(t, "C", s.WriteRegion)
+	require.False(t, HasTakeover(s), "A and B are fenced out and have not rejoined")
+}

@@ -85,6 +85,10 @@ func (r *Region) drive(ctx context.Context, st *control.State, now time.Time, co
 	switch {
 	case f == nil && st.WriteRegion != "":
 		if ok, why := control.ShouldFailover(now, contacts, st.WriteRegion, r.ctl.DetectTimeout); ok && r.ctl.DetectTimeout > 0 {
+			if !control.HasTakeover(st) {
+				r.log.Debug("failover: the write region is unreachable, but no other region is healthy enough to take over; waiting", "write_region", st.WriteRegion)
+				return nil
+			}
 			r.log.Warn("failover: the write region is unreachable; fencing it", "write_region", st.WriteRegion, "why", why)
 			_, err := r.propose(pctx, control.Fence{Epoch: st.Epoch + 1, Deposed: st.WriteRegion, Reason: why, At: now})
 			return err

@@ -215,6 +215,9 @@ func (c *Cluster) AwaitWriteRegion(ctx context.Context, not string, within time.
 		}
 		select {
 		case <-ctx.Done():
+			if not == "" {
+				return "", fmt.Errorf("no region took the write role within %v", within)
+			}
 			return "", fmt.Errorf("no region other than %s took the write role within %v", not, within)
 		case <-time.After(20 * time.Millisecond):
 		}

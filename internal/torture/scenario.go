@@ -290,7 +290,8 @@ func killFailover(ctx context.Context, n *Nemesis) error {
 	if err != nil && ctx.Err() == nil {
 		// No survivor holds the committed log (after earlier failovers
 		// they may all have just rejoined and be re-replicating from the
-		// region that died): the failover rightly waits. Bring the region
+		// region that died), or every other region is fenced out: the
+		// failover rightly waits. Bring the region
 		// back as an operator would; it reports its final heads and the
 		// failover catches up from it.
 		n.note(n.C.Restart(context.Background(), w))
@@ -298,7 +299,9 @@ func killFailover(ctx context.Context, n *Nemesis) error {
 		n.mu.Lock()
 		n.Faults = append(n.Faults, "restart "+w+" so that the failover can complete (no survivor held the committed log)")
 		n.mu.Unlock()
-		next, err = n.C.AwaitWriteRegion(ctx, w, 30*time.Second)
+		// It may also simply resume as the write region: no other region
+		// was healthy enough to take over (control.HasTakeover).
+		next, err = n.C.AwaitWriteRegion(ctx, "", 30*time.Second)
 	}
 	if err != nil {
 		end()
