@@ -68,20 +68,20 @@ func encodeMWState(m *mwState) []byte {
 }
 
 func decodeMWState(b []byte) (*mwState, error) {
-	r := reader{b: b}
+	r := replog.NewDecoder(b)
 	m := &mwState{cursors: map[uint32]int64{}}
-	m.hlc.Wall = r.varint()
-	l := r.uvarint()
-	m.vec = r.vector()
-	n := r.uvarint()
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		s, c := r.uvarint(), r.uvarint()
+	m.hlc.Wall = r.Varint()
+	l := r.Uvarint()
+	m.vec = readVector(r)
+	n := r.Uvarint()
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		s, c := r.Uvarint(), r.Uvarint()
 		if s > math.MaxUint32 || c > math.MaxInt64 {
-			r.err = errCorruptVersion
+			r.Fail()
 		}
 		m.cursors[uint32(s)] = int64(c)
 	}
-	if r.err != nil || l > math.MaxUint32 || len(r.b) != 0 {
+	if r.Err() != nil || l > math.MaxUint32 || len(r.Rest()) != 0 {
 		return nil, fmt.Errorf("multi-write state: %w", errCorruptVersion)
 	}
 	m.hlc.Logical = uint32(l)
@@ -116,19 +116,19 @@ func encodeMeta(b []byte, m *conflict.Version) []byte {
 }
 
 func decodeMeta(b []byte) (*conflict.Version, error) {
-	r := reader{b: b}
+	r := replog.NewDecoder(b)
 	m := &conflict.Version{}
-	origin, lsn, idx := r.uvarint(), r.uvarint(), r.uvarint()
-	m.TS.Wall = r.varint()
-	logical := r.uvarint()
-	m.Seen = r.vector()
-	del := r.byte()
-	m.Incarnation, m.Depth = r.uvarint(), r.uvarint()
-	if r.err == nil && len(r.b) == 8 {
-		m.Floor = math.Float64frombits(binary.BigEndian.Uint64(r.b))
-		r.b = nil
+	origin, lsn, idx := r.Uvarint(), r.Uvarint(), r.Uvarint()
+	m.TS.Wall = r.Varint()
+	logical := r.Uvarint()
+	m.Seen = readVector(r)
+	del := r.Byte()
+	m.Incarnation, m.Depth = r.Uvarint(), r.Uvarint()
+	if r.Err() == nil && len(r.Rest()) == 8 {
+		m.Floor = math.Float64frombits(binary.BigEndian.Uint64(r.Rest()))
+		r.Skip(8)
 	}
-	if r.err != nil || len(r.b) != 0 || origin > math.MaxUint32 || lsn < 1 || lsn > math.MaxInt64 ||
+	if r.Err() != nil || len(r.Rest()) != 0 || origin > math.MaxUint32 || lsn < 1 || lsn > math.MaxInt64 ||
 		idx > replog.MaxOps || logical > math.MaxUint32 || del > 1 || m.Depth < 1 {
 		return nil, fmt.Errorf("multi-write metadata: %w", errCorruptVersion)
 	}
@@ -136,59 +136,18 @@ func decodeMeta(b []byte) (*conflict.Version, error) {
 	return m, nil
 }
 
-// reader decodes the multi-write encodings.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil || len(r.b) == 0 {
-		r.err = errCorruptVersion
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errCorruptVersion
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errCorruptVersion
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) vector() conflict.Vector {
-	n := r.uvarint()
+// readVector reads a vector written by appendVector.
+func readVector(r *replog.Decoder) conflict.Vector {
+	n := r.Uvarint()
 	if n > 256 {
-		r.err = errCorruptVersion
+		r.Fail()
 		return nil
 	}
 	v := make(conflict.Vector, n)
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		o, l := r.uvarint(), r.uvarint()
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		o, l := r.Uvarint(), r.Uvarint()
 		if o > math.MaxUint32 || l > math.MaxInt64 {
-			r.err = errCorruptVersion
+			r.Fail()
 			return nil
 		}
 		v[uint32(o)] = int64(l)

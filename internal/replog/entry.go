@@ -168,3 +168,45 @@ func (r *reader) bytes() []byte {
 	r.b = r.b[n:]
 	return v
 }
+
+// Decoder reads the encodings of log entries — bytes, varints and
+// length-prefixed byte strings — for the records that travel inside
+// entries (internal/partition's versions and multi-write metadata). The
+// first error sticks: check Err once at the end.
+type Decoder struct{ r reader }
+
+// NewDecoder returns a Decoder over b.
+func NewDecoder(b []byte) *Decoder { return &Decoder{r: reader{b: b}} }
+
+// Byte reads one byte.
+func (d *Decoder) Byte() byte { return d.r.byte() }
+
+// Uvarint reads an unsigned varint.
+func (d *Decoder) Uvarint() uint64 { return d.r.uvarint() }
+
+// Varint reads a signed varint.
+func (d *Decoder) Varint() int64 { return d.r.varint() }
+
+// Rest returns the bytes not read yet.
+func (d *Decoder) Rest() []byte { return d.r.b }
+
+// Skip drops n bytes (an error if fewer remain).
+func (d *Decoder) Skip(n int) {
+	if d.r.err == nil && n > len(d.r.b) {
+		d.r.err = ErrCorrupt
+		return
+	}
+	if d.r.err == nil {
+		d.r.b = d.r.b[n:]
+	}
+}
+
+// Fail records err (if none is recorded yet).
+func (d *Decoder) Fail() {
+	if d.r.err == nil {
+		d.r.err = ErrCorrupt
+	}
+}
+
+// Err is the first error met, nil if none.
+func (d *Decoder) Err() error { return d.r.err }
