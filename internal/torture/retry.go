@@ -118,27 +118,45 @@ func (rw *retryWorkload) increment(ctx context.Context, client int) {
 		return // nothing sent that could change it
 	}
 	body := []byte(`{"operations":[{"op":"incr","path":"/n","value":1}]}`)
+	h := itemHeaders("", "")
+	h["If-Match"] = etag
+	h["Content-Type"] = "application/json-patch+json"
+	rw.untilAnswered(ctx, out, http.StatusOK, http.StatusPreconditionFailed, func(c context.Context) resp {
+		return dataDo(c, rw.hc, rw.c.Endpoint(rw.c.WriteRegion()), http.MethodPatch, "docs", link, path, body, h)
+	})
+}
+
+func (rw *retryWorkload) create(ctx context.Context, id string) {
+	out := rw.outcome(id)
+	link := "dbs/" + dbName + "/colls/" + retryColl
+	doc := fmt.Sprintf(`{"id":%q,"pk":%q}`, id, pkValue)
+	rw.untilAnswered(ctx, out, http.StatusCreated, http.StatusConflict, func(c context.Context) resp {
+		return dataDo(c, rw.hc, rw.c.Endpoint(rw.c.WriteRegion()), http.MethodPost, "docs", link, "/"+link+"/docs", []byte(doc), itemHeaders("", ""))
+	})
+}
+
+// untilAnswered sends a non-idempotent request (try's timeouts) until it is
+// answered and records the outcome: applied on success; on precond (the
+// retry of an applied request fails its precondition: 412, 409) applied if
+// an earlier attempt was in doubt, else a spurious failure; in doubt if the
+// run ended first or a definitive refusal followed an attempt in doubt.
+func (rw *retryWorkload) untilAnswered(ctx context.Context, out *checker.RetryOutcome, ok, precond int, do func(context.Context) resp) {
 	inDoubt := false
 	for n := 0; n < 12; n++ {
 		if ctx.Err() != nil && n >= 3 {
 			break
 		}
-		h := itemHeaders("", "")
-		h["If-Match"] = etag
-		h["Content-Type"] = "application/json-patch+json"
-		a := rw.try(n, func(c context.Context) resp {
-			return dataDo(c, rw.hc, rw.c.Endpoint(rw.c.WriteRegion()), http.MethodPatch, "docs", link, path, body, h)
-		})
+		a := rw.try(n, do)
 		switch {
-		case a.Err == nil && a.Status == 200:
+		case a.Err == nil && a.Status == ok:
 			rw.mu.Lock()
 			out.Applied++
 			rw.mu.Unlock()
 			return
-		case a.Err == nil && a.Status == http.StatusPreconditionFailed:
+		case a.Err == nil && a.Status == precond:
 			rw.mu.Lock()
 			if inDoubt {
-				out.Applied++ // nobody else writes the counter: our attempt did
+				out.Applied++ // nobody else writes the item: our attempt did
 			} else {
 				out.Spurious++
 			}
@@ -148,52 +166,7 @@ func (rw *retryWorkload) increment(ctx context.Context, client int) {
 			inDoubt = true
 		case a.Err != nil: // never sent
 		default:
-			if inDoubt {
-				rw.mu.Lock()
-				out.InDoubt++
-				rw.mu.Unlock()
-			}
-			return // another definitive refusal (403 during a fault, 429, ...)
-		}
-	}
-	if inDoubt {
-		rw.mu.Lock()
-		out.InDoubt++
-		rw.mu.Unlock()
-	}
-}
-
-func (rw *retryWorkload) create(ctx context.Context, id string) {
-	out := rw.outcome(id)
-	link := "dbs/" + dbName + "/colls/" + retryColl
-	doc := fmt.Sprintf(`{"id":%q,"pk":%q}`, id, pkValue)
-	inDoubt := false
-	for n := 0; n < 12; n++ {
-		if ctx.Err() != nil && n >= 3 {
-			break
-		}
-		a := rw.try(n, func(c context.Context) resp {
-			return dataDo(c, rw.hc, rw.c.Endpoint(rw.c.WriteRegion()), http.MethodPost, "docs", link, "/"+link+"/docs", []byte(doc), itemHeaders("", ""))
-		})
-		switch {
-		case a.Err == nil && a.Status == 201:
-			rw.mu.Lock()
-			out.Applied++
-			rw.mu.Unlock()
-			return
-		case a.Err == nil && a.Status == http.StatusConflict:
-			rw.mu.Lock()
-			if inDoubt {
-				out.Applied++
-			} else {
-				out.Spurious++
-			}
-			rw.mu.Unlock()
-			return
-		case doubtful(a):
-			inDoubt = true
-		case a.Err != nil:
-		default:
+			// Another definitive refusal (403 during a fault, 429, ...).
 			if inDoubt {
 				rw.mu.Lock()
 				out.InDoubt++
