@@ -10,7 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
+
+	"github.com/meridiandb/meridian/internal/heapfloor"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -19,6 +22,18 @@ var version = "0.1.0-dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The least Go heap goal (internal/heapfloor): MERIDIAN_HEAP_FLOOR
+	// overrides it in bytes, 0 turns it off.
+	floor := uint64(heapfloor.DefaultFloor)
+	if v, ok := os.LookupEnv("MERIDIAN_HEAP_FLOOR"); ok {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "meridian: MERIDIAN_HEAP_FLOOR=%q: want a number of bytes\n", v)
+			os.Exit(2)
+		}
+		floor = n
+	}
+	defer heapfloor.Start(floor)()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "meridian:", err)
