@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -76,6 +77,12 @@ func Open(opts Options) (*DB, error) {
 		Logger:       pebbleLogger{opts.Logger},
 		FS:           opts.FS,
 	}
+	// Point reads (every item read, and the read before every write) are
+	// Gets: a Bloom filter per table (10 bits per key, about 1 % false
+	// positives) lets a Get skip the tables of every level that does not
+	// hold the key instead of reading their index and data blocks. The
+	// levels below L0 inherit it.
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	pdb, err := pebble.Open(opts.Dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble %s: %w", opts.Dir, err)
