@@ -53,6 +53,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cfg loadgen.Config
 	var readRegions, customSync, syncRegions, jsonPath string
 	var progress bool
+	var cpuprofile string
 	fs.StringVar(&cfg.Workload, "workload", "A", "YCSB workload: A, B, C, D, E or F")
 	fs.StringVar(&cfg.Distribution, "distribution", "", "key distribution: zipfian, uniform or latest (default: the workload's)")
 	fs.Int64Var(&cfg.Records, "records", 10_000, "records to load and to choose keys from")
@@ -75,12 +76,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&progress, "progress", false, "print a progress line every second even when stderr is not a terminal")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed of the operation sequence (default: from the clock)")
 	fs.StringVar(&cfg.Label, "label", "", "free text recorded with the results (e.g. the commit)")
+	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the generator to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
 	}
+	stopProfile, err := cpuProfile(cpuprofile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	cfg.Endpoint, cfg.Key, cfg.Insecure, cfg.Timeout = cf.endpoint, cf.key, cf.insecure, cf.timeout
 	cfg.ReadRegions, cfg.CustomSync, cfg.SyncRegions = splitList(readRegions), splitList(customSync), splitList(syncRegions)
 	cfg.Log = stderr

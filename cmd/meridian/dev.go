@@ -149,6 +149,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if f.pprof != "" {
+		stopPprof, err := servePprof(f.pprof)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	var rtt *time.Duration
 	if *rttFlag != "" {
 		d, err := time.ParseDuration(*rttFlag)

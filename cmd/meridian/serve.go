@@ -25,6 +25,7 @@ type accountFlags struct {
 	sessionWait                            time.Duration
 	spaceReserve                           int64
 	failoverTimeout                        time.Duration
+	pprof                                  string
 }
 
 func (f *accountFlags) register(fs *flag.FlagSet, defaultData string) {
@@ -41,6 +42,7 @@ func (f *accountFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&f.failoverTimeout, "failover-timeout", 3*time.Second,
 		"multi-region: how long the write region may be unreachable before the others fail over (0: automatic failover off)")
+	fs.StringVar(&f.pprof, "pprof", "", "serve Go's /debug/pprof on this address (host:port; unauthenticated: keep it on loopback)")
 }
 
 func (f *accountFlags) logger(stderr io.Writer) (*slog.Logger, error) {
@@ -110,6 +112,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg, err := f.config(stderr)
 	if err != nil {
 		return err
+	}
+	if f.pprof != "" {
+		stopPprof, err := servePprof(f.pprof)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
 	}
 	cfg.Region = *regionName
 	cfg.Clock = func() time.Time { return time.Now().Add(*clockOffset) }
