@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,18 +15,24 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/meridiandb/meridian/internal/auth"
 	"github.com/meridiandb/meridian/internal/topology"
 )
 
-// The generator speaks the Cosmos DB REST API itself, with net/http and
+// The generator speaks the Cosmos DB REST API itself, with fasthttp and
 // master-key signing, instead of going through the azcosmos SDK. The SDK's
 // per-request pipeline (policies, retries, JSON diagnostics, a fresh HMAC
 // context and date string per call, location cache) costs several times the
 // CPU of this client, and on a 2-core machine that runs the servers too the
 // generator's CPU would be taken from the server and distort the numbers.
-// The SDK's retries (429, 503, 404/1002 with failover) would also hide the
-// errors this tool must count. The requests are the SDK's, header for header.
+// For the same reason the transport is fasthttp rather than net/http: its
+// client reuses requests, responses and buffers and costs about a third of
+// net/http's CPU per request (PERFORMANCE.md). The SDK's retries (429, 503,
+// 404/1002 with failover) would also hide the errors this tool must count.
+// The requests are the SDK's, header for header, over HTTP/1.1 (which the
+// Cosmos DB gateway speaks).
 
 // Region is one region of the account and its endpoint.
 type Region struct {
@@ -38,7 +43,7 @@ type Region struct {
 
 // restClient is a lean, signed Cosmos DB REST client.
 type restClient struct {
-	hc   *http.Client
+	hc   *fasthttp.Client
 	key  []byte
 	date atomic.Pointer[cachedDate]
 }
@@ -48,20 +53,22 @@ type cachedDate struct {
 	s    string
 }
 
+// maxBody is the largest response body the client reads.
+const maxBody = 64 << 20
+
 func newRESTClient(key []byte, maxConns int, insecure bool) *restClient {
-	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        4 * maxConns,
-		MaxIdleConnsPerHost: maxConns,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   true,
+	hc := &fasthttp.Client{
+		Name:                   "meridian-bench",
+		MaxConnsPerHost:        maxConns,
+		MaxIdleConnDuration:    90 * time.Second,
+		MaxResponseBodySize:    maxBody,
+		DisablePathNormalizing: true,
+		RetryIfErr:             func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
 	}
 	if insecure {
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with --insecure
+		hc.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with --insecure
 	}
-	return &restClient{hc: &http.Client{Transport: tr}, key: key}
+	return &restClient{hc: hc, key: key}
 }
 
 func (c *restClient) close() { c.hc.CloseIdleConnections() }
@@ -109,7 +116,8 @@ func (r reply) class() string {
 	switch {
 	case r.err != nil:
 		var ne net.Error
-		if errors.Is(r.err, context.DeadlineExceeded) || (errors.As(r.err, &ne) && ne.Timeout()) {
+		if errors.Is(r.err, context.DeadlineExceeded) || errors.Is(r.err, fasthttp.ErrTimeout) ||
+			(errors.As(r.err, &ne) && ne.Timeout()) {
 			return ErrTimeout
 		}
 		if errors.Is(r.err, context.Canceled) {
@@ -144,70 +152,83 @@ func (r reply) error() error {
 	return fmt.Errorf("%s: %s", r.class(), msg)
 }
 
-// do sends r to the endpoint base ("scheme://host:port", no slash).
+// do sends r to the endpoint base ("scheme://host:port", no slash). The
+// request ends at ctx's deadline; a request already sent is not abandoned
+// when ctx is canceled without one (a run waits for the operations in flight).
 func (c *restClient) do(ctx context.Context, base string, r request, keepBody bool) reply {
-	var body io.Reader
-	if r.body != nil {
-		body = bytes.NewReader(r.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, base+r.path, body)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return reply{err: err}
 	}
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(base + r.path)
+	req.URI().DisablePathNormalizing = true
+	req.Header.SetMethod(r.method)
 	date := c.xmsDate()
-	h := req.Header
-	h["X-Ms-Date"] = []string{date}
-	h["X-Ms-Version"] = []string{"2020-11-05"}
-	h["Authorization"] = []string{auth.Sign(c.key, r.method, r.resType, r.resLink, date)}
+	h := &req.Header
+	h.Set("x-ms-date", date)
+	h.Set("x-ms-version", "2020-11-05")
+	h.Set("Authorization", auth.Sign(c.key, r.method, r.resType, r.resLink, date))
 	if r.pk != "" {
-		h["X-Ms-Documentdb-Partitionkey"] = []string{r.pk}
+		h.Set("x-ms-documentdb-partitionkey", r.pk)
 	}
 	if r.contentType != "" {
-		h["Content-Type"] = []string{r.contentType}
+		h.SetContentType(r.contentType)
 	}
 	if r.query {
-		h["X-Ms-Documentdb-Isquery"] = []string{"True"}
-		h["X-Ms-Max-Item-Count"] = []string{"100"}
+		h.Set("x-ms-documentdb-isquery", "True")
+		h.Set("x-ms-max-item-count", "100")
 	}
 	if r.upsert {
-		h["X-Ms-Documentdb-Is-Upsert"] = []string{"True"}
+		h.Set("x-ms-documentdb-is-upsert", "True")
 	}
 	if r.minimal {
-		h["Prefer"] = []string{"return=minimal"}
+		h.Set("Prefer", "return=minimal")
 	}
 	if r.consistency != "" {
-		h["X-Ms-Consistency-Level"] = []string{r.consistency}
+		h.Set("x-ms-consistency-level", r.consistency)
 	}
 	if r.sessionToken != "" {
-		h["X-Ms-Session-Token"] = []string{r.sessionToken}
+		h.Set("x-ms-session-token", r.sessionToken)
 	}
 	if r.syncRegions != "" {
-		h["X-Meridian-Sync-Regions"] = []string{r.syncRegions}
+		h.Set("x-meridian-sync-regions", r.syncRegions)
 	}
 	if r.continuation != "" {
-		h["X-Ms-Continuation"] = []string{r.continuation}
+		h.Set("x-ms-continuation", r.continuation)
 	}
-	resp, err := c.hc.Do(req)
+	if r.body != nil {
+		req.SetBodyRaw(r.body)
+	}
+	var err error
+	if dl, ok := ctx.Deadline(); ok {
+		err = c.hc.DoDeadline(req, resp, dl)
+	} else {
+		err = c.hc.Do(req, resp)
+	}
 	if err != nil {
+		if errors.Is(err, fasthttp.ErrTimeout) && ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
 		return reply{err: err}
 	}
-	defer resp.Body.Close()
+	status := resp.StatusCode()
 	out := reply{
-		status:       resp.StatusCode,
-		sessionToken: resp.Header.Get("X-Ms-Session-Token"),
-		region:       resp.Header.Get("X-Meridian-Region"),
-		continuation: resp.Header.Get("X-Ms-Continuation"),
+		status:       status,
+		sessionToken: string(resp.Header.Peek("x-ms-session-token")),
+		region:       string(resp.Header.Peek("x-meridian-region")),
+		continuation: string(resp.Header.Peek("x-ms-continuation")),
 	}
-	if s := resp.Header.Get("X-Ms-Substatus"); s != "" {
-		out.substatus, _ = strconv.Atoi(s)
+	if s := resp.Header.Peek("x-ms-substatus"); len(s) > 0 {
+		out.substatus, _ = strconv.Atoi(string(s))
 	}
-	if keepBody || resp.StatusCode/100 != 2 {
-		out.body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	} else {
-		_, err = io.Copy(io.Discard, resp.Body)
-	}
-	if err != nil {
-		out.err = err
+	if keepBody || status/100 != 2 {
+		out.body = bytes.Clone(resp.Body())
+		if out.body == nil {
+			out.body = []byte{}
+		}
 	}
 	return out
 }
