@@ -113,16 +113,16 @@ func (h *Handler) writeError(c *call, err error) {
 		hdr.Del(k)
 	}
 	if we.substatus != 0 {
-		hdr.Set(hdrSubstatus, strconv.Itoa(we.substatus))
+		setHeader(hdr, hdrSubstatus, strconv.Itoa(we.substatus))
 	}
 	if we.retryAfterMs > 0 {
-		hdr.Set(hdrRetryAfterMs, strconv.Itoa(we.retryAfterMs))
+		setHeader(hdr, hdrRetryAfterMs, strconv.Itoa(we.retryAfterMs))
 	}
 	var re *resource.Error
 	if errors.As(err, &re) && re.SessionToken != "" {
-		hdr.Set(hdrSessionToken, re.SessionToken)
+		setHeader(hdr, hdrSessionToken, re.SessionToken)
 		if re.ContainerRID != "" {
-			hdr.Set(hdrContentPath, re.ContainerRID)
+			setHeader(hdr, hdrContentPath, re.ContainerRID)
 		}
 	}
 	body, _ := json.Marshal(struct {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -77,16 +78,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	c := &call{w: &respWriter{ResponseWriter: w}, r: r, ctx: r.Context(), activityID: activityID(r)}
 	hdr := c.w.Header()
-	hdr.Set(hdrActivityID, c.activityID)
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set(hdrGatewayVersion, gatewayVersion)
-	hdr.Set(hdrServiceVersion, serviceVersion)
-	hdr.Set(hdrVersion, apiVersion(r))
-	hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	setHeader(hdr, hdrActivityID, c.activityID)
+	setHeader(hdr, "Content-Type", "application/json")
+	setHeader(hdr, hdrGatewayVersion, gatewayVersion)
+	setHeader(hdr, hdrServiceVersion, serviceVersion)
+	setHeader(hdr, hdrVersion, apiVersion(r))
+	setHeader(hdr, "Date", httpDate(start))
 	if h.cfg.RegionName != "" {
 		// Every response names the region that served it (D-12); data-plane
 		// responses set it again from the backend's metadata.
-		hdr.Set(hdrRegion, h.cfg.RegionName)
+		setHeader(hdr, hdrRegion, h.cfg.RegionName)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -97,11 +98,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"path", r.URL.EscapedPath(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			h.writeError(c, fmt.Errorf("panic: %v", p))
 		}
-		h.log.Debug("request", append(logAttrs(c, c.w.status), slog.Duration("dur", time.Since(start)))...)
+		if h.log.Enabled(c.ctx, slog.LevelDebug) {
+			h.log.Debug("request", append(logAttrs(c, c.w.status), slog.Duration("dur", time.Since(start)))...)
+		}
 	}()
 	if err := h.serve(c); err != nil {
 		h.writeError(c, err)
 	}
+}
+
+// cachedDate is the Date header of one second.
+type cachedDate struct {
+	unix int64
+	s    string
+}
+
+var lastDate atomic.Pointer[cachedDate]
+
+// httpDate formats t's second as an HTTP date, once per second.
+func httpDate(t time.Time) string {
+	u := t.Unix()
+	if d := lastDate.Load(); d != nil && d.unix == u {
+		return d.s
+	}
+	d := &cachedDate{unix: u, s: t.UTC().Format(http.TimeFormat)}
+	lastDate.Store(d)
+	return d.s
 }
 
 // endpoint is a routed request: what the client signed, whether it
@@ -373,7 +395,7 @@ func (h *Handler) routeDocs(c *call, ep func(bool, func(*call) error) (endpoint,
 }
 
 func notAllowed(c *call, allow string) (endpoint, error) {
-	c.w.Header().Set("Allow", allow)
+	setHeader(c.w.Header(), "Allow", allow)
 	return endpoint{}, errorf(resource.KindMethodNotAllowed, "The method %s is not allowed on %q; allowed: %s.", c.r.Method, c.r.URL.EscapedPath(), allow)
 }
 

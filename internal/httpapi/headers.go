@@ -58,6 +58,29 @@ const (
 	maxSyncRegionsHeader = 64
 )
 
+// canonicalNames maps the response header names to their canonical form,
+// so that setting one is a map assignment instead of a canonicalization
+// (which allocates for a lower-case name) on every response.
+var canonicalNames = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{hdrActivityID, hdrRequestCharge, hdrSessionToken, hdrContentPath,
+		hdrContinuation, hdrItemCount, hdrSubstatus, hdrRetryAfterMs, hdrGatewayVersion,
+		hdrServiceVersion, hdrVersion, hdrLLSN, hdrRegion, hdrLSN, hdrItemLSN,
+		"Content-Type", "Date", "Etag", "Allow"} {
+		m[k] = http.CanonicalHeaderKey(k)
+	}
+	return m
+}()
+
+// setHeader is h.Set(key, v) for the response headers.
+func setHeader(h http.Header, key, v string) {
+	ck, ok := canonicalNames[key]
+	if !ok {
+		ck = http.CanonicalHeaderKey(key)
+	}
+	h[ck] = []string{v}
+}
+
 func badHeader(name, value, why string) error {
 	if len(value) > 128 {
 		value = value[:128] + "..."

@@ -49,7 +49,7 @@ func (h *Handler) doItem(c *call, req ItemRequest) error {
 	}
 	h.setMeta(c, resp.Meta, true)
 	if resp.ETag != "" {
-		c.w.Header().Set("Etag", resp.ETag)
+		setHeader(c.w.Header(), "Etag", resp.ETag)
 	}
 	body := resp.Body
 	if req.Op.IsWrite() && preferMinimal(c.r) {
@@ -245,7 +245,7 @@ func (h *Handler) changeFeed(c *call) error {
 		return err
 	}
 	h.setMeta(c, resp.Meta, true)
-	c.w.Header().Set("Etag", resp.ETag) // always, also on 304 (Node restarts at "now" otherwise)
+	setHeader(c.w.Header(), "Etag", resp.ETag) // always, also on 304 (Node restarts at "now" otherwise)
 	if resp.NotModified {
 		writeBody(c, http.StatusNotModified, nil)
 		return nil

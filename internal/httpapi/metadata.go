@@ -100,7 +100,7 @@ func (h *Handler) getAccount(c *call) error {
 	a.QueryEngineConfiguration = queryEngineConfiguration
 	setCharge(c, chargeMetaRead)
 	if h.cfg.RegionName != "" {
-		c.w.Header().Set(hdrRegion, h.cfg.RegionName)
+		setHeader(c.w.Header(), hdrRegion, h.cfg.RegionName)
 	}
 	return writeJSON(c, http.StatusOK, a)
 }
@@ -205,7 +205,7 @@ func (h *Handler) metaQuery(c *call, rid, name string, all []json.RawMessage) er
 // metadata read. It reports true when a 304 was written.
 func conditionalRead(c *call, etag string) (bool, error) {
 	if inm := c.r.Header.Get(hdrIfNoneMatch); inm != "" && (inm == "*" || inm == etag) {
-		c.w.Header().Set("Etag", etag)
+		setHeader(c.w.Header(), "Etag", etag)
 		setCharge(c, chargeMetaRead)
 		writeBody(c, http.StatusNotModified, nil)
 		return true, nil
@@ -219,7 +219,7 @@ func conditionalRead(c *call, etag string) (bool, error) {
 // writeResource writes a metadata resource with its etag.
 func writeResource(c *call, status int, etag string, charge float64, v any) error {
 	if etag != "" {
-		c.w.Header().Set("Etag", etag)
+		setHeader(c.w.Header(), "Etag", etag)
 	}
 	setCharge(c, charge)
 	return writeJSON(c, status, v)
@@ -354,7 +354,7 @@ func (h *Handler) readContainer(c *call) error {
 	if done, err := conditionalRead(c, ct.ETag); done || err != nil {
 		return err
 	}
-	c.w.Header().Set(hdrContentPath, ct.RID)
+	setHeader(c.w.Header(), hdrContentPath, ct.RID)
 	return writeResource(c, http.StatusOK, ct.ETag, chargeMetaRead, ct)
 }
 
@@ -426,7 +426,7 @@ func (h *Handler) readPKRanges(c *call) error {
 	}
 	rng.Self = ct.Self + "pkranges/" + rng.RID + "/"
 	hdr := c.w.Header()
-	hdr.Set("Etag", etag)
+	setHeader(hdr, "Etag", etag)
 	setCharge(c, chargeMetaRead)
 	if len(c.segs) == 6 {
 		if c.segs[5] != rng.ID {
