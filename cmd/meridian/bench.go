@@ -29,8 +29,8 @@ saturated server or generator.
 
 Workloads (upstream YCSB settings): A 50% read/50% update, B 95/5, C 100%
 read, D 95% read/5% insert (latest keys), E 95% scan of <=100 records/5%
-insert, F 50% read/50% read-modify-write; zipfian keys (theta 0.99,
-scrambled) except D. Writes go to --write-region, reads and scans to
+insert, F 50% read/50% read-modify-write, and W 100% update (not YCSB's:
+the write-only mix); zipfian keys (theta 0.99, scrambled) except D. Writes go to --write-region, reads and scans to
 --read-regions (one chosen at random per operation).
 
   meridian dev &
@@ -54,7 +54,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var readRegions, customSync, syncRegions, jsonPath string
 	var progress bool
 	var cpuprofile string
-	fs.StringVar(&cfg.Workload, "workload", "A", "YCSB workload: A, B, C, D, E or F")
+	fs.StringVar(&cfg.Workload, "workload", "A", "YCSB workload: A, B, C, D, E or F; W: 100% update")
 	fs.StringVar(&cfg.Distribution, "distribution", "", "key distribution: zipfian, uniform or latest (default: the workload's)")
 	fs.Int64Var(&cfg.Records, "records", 10_000, "records to load and to choose keys from")
 	fs.IntVar(&cfg.ItemSize, "item-size", 1024, "JSON size of each item in bytes")

@@ -45,6 +45,9 @@ var Workloads = map[string]Workload{
 	"D": {Name: "D", Read: 0.95, Insert: 0.05, Distribution: DistLatest, Description: "95% read, 5% insert (read latest)"},
 	"E": {Name: "E", Scan: 0.95, Insert: 0.05, Distribution: DistZipfian, Description: "95% short scan (<=100), 5% insert (short ranges)"},
 	"F": {Name: "F", Read: 0.5, RMW: 0.5, Distribution: DistZipfian, Description: "50% read, 50% read-modify-write"},
+	// W is not YCSB's: the write-only mix that the "synced writes" targets
+	// of the performance plan are measured with.
+	"W": {Name: "W", Update: 1, Distribution: DistZipfian, Description: "100% update (write only; not a YCSB core workload)"},
 }
 
 // Config is one benchmark run.
@@ -59,7 +62,7 @@ type Config struct {
 	// DB and Container are created if missing (partition key /pk).
 	DB, Container string
 
-	// Workload is "A" to "F".
+	// Workload is "A" to "F", or "W" (100% update).
 	Workload string
 	// Distribution overrides the workload's key distribution.
 	Distribution string
@@ -161,7 +164,7 @@ func (c *Config) defaults() {
 func (c *Config) validate() (Workload, []byte, error) {
 	w, ok := Workloads[c.Workload]
 	if !ok {
-		return w, nil, fmt.Errorf("workload %q: want A, B, C, D, E or F", c.Workload)
+		return w, nil, fmt.Errorf("workload %q: want A, B, C, D, E, F or W", c.Workload)
 	}
 	if c.Distribution != "" {
 		switch c.Distribution {
