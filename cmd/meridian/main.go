@@ -10,11 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"syscall"
 
-	"github.com/meridiandb/meridian/internal/heapfloor"
+	"github.com/meridiandb/meridian/internal/goruntime"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -23,9 +22,9 @@ var version = "0.1.0-dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// The least Go heap goal (internal/heapfloor): MERIDIAN_HEAP_FLOOR
+	// The least Go heap goal (internal/goruntime): MERIDIAN_HEAP_FLOOR
 	// overrides it in bytes, 0 turns it off.
-	floor := uint64(heapfloor.DefaultFloor)
+	floor := uint64(goruntime.DefaultHeapFloor)
 	if v, ok := os.LookupEnv("MERIDIAN_HEAP_FLOOR"); ok {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
@@ -34,7 +33,7 @@ func main() {
 		}
 		floor = n
 	}
-	defer heapfloor.Start(floor)()
+	defer goruntime.HeapFloor(floor)()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "meridian:", err)
@@ -75,10 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "serve":
-		oversubscribeProcs()
+		goruntime.OversubscribeProcs()
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "dev":
-		oversubscribeProcs()
+		goruntime.OversubscribeProcs()
 		return runDev(ctx, args[1:], stdout, stderr)
 	case "status":
 		return runStatus(ctx, args[1:], stdout, stderr)
@@ -105,19 +104,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
-}
-
-// oversubscribeProcs runs a server with twice as many Go Ps as CPUs, unless
-// the operator set GOMAXPROCS. Pebble's flushes and compactions are
-// CPU-bound goroutines that the Go scheduler preempts only every 10 ms; with
-// one P per CPU, a flush and a compaction can hold every P while requests
-// wait their turn. With more Ps than CPUs the requests' goroutines run on
-// the spare Ps and the kernel shares the CPUs at a finer grain. On the
-// 2-core machine (PERFORMANCE.md) YCSB A at 5,000 ops/s: update p99 9-18 ms
-// at 2 Ps, 5-10 ms at 4, in four alternating pairs.
-func oversubscribeProcs() {
-	if _, set := os.LookupEnv("GOMAXPROCS"); set {
-		return
-	}
-	runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
 }

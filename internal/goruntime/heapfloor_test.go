@@ -1,4 +1,4 @@
-package heapfloor
+package goruntime
 
 import (
 	"runtime"
@@ -42,7 +42,7 @@ func TestPercent(t *testing.T) {
 func TestStartRaisesAndRestores(t *testing.T) {
 	orig := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(orig)
-	stop := Start(256 << 20)
+	stop := HeapFloor(256 << 20)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		runtime.GC()
@@ -56,8 +56,8 @@ func TestStartRaisesAndRestores(t *testing.T) {
 			t.Fatalf("GC percent still %d after cycles with a small live heap", p)
 		}
 	}
-	if again := Start(1 << 30); again == nil {
-		t.Fatal("a second Start returned nil")
+	if again := HeapFloor(1 << 30); again == nil {
+		t.Fatal("a second HeapFloor returned nil")
 	} else {
 		again() // no-op: must not restore anything
 	}

@@ -1,4 +1,11 @@
-// Package heapfloor keeps the Go heap goal from falling below a floor.
+// Package goruntime holds the Go runtime settings a Meridian server process
+// runs with: a floor under the GC's heap goal (HeapFloor) and more Ps than
+// CPUs (OversubscribeProcs). The meridian binary applies both to serve and
+// dev; the in-process benchmarks apply them too, so that they measure what a
+// deployment runs.
+package goruntime
+
+// The heap floor.
 //
 // A Meridian region keeps its data in Pebble, whose block cache and
 // memtables live outside the Go heap, so the Go heap itself is small: a few
@@ -14,7 +21,6 @@
 // grows with the data as usual. It changes nothing when GOGC=off. A
 // GOMEMLIMIT set by the operator still applies: the runtime collects early
 // when it would otherwise exceed the limit.
-package heapfloor
 
 import (
 	"runtime"
@@ -24,9 +30,9 @@ import (
 	"sync/atomic"
 )
 
-// DefaultFloor is the floor the meridian binary uses (64 MiB): with it a
+// DefaultHeapFloor is the floor the meridian binary uses (64 MiB): with it a
 // region serving 10,000 reads a second collects about once a second.
-const DefaultFloor = 64 << 20
+const DefaultHeapFloor = 64 << 20
 
 // maxPercent bounds the GC percent Start sets (a 1 MiB live heap with a
 // 64 MiB floor asks for 6,300).
@@ -51,7 +57,7 @@ func Percent(live, roots, floor uint64, base int) int {
 	return int(min(p, maxPercent))
 }
 
-// tuner is the state shared by the cycle hooks of one Start.
+// tuner is the state shared by the cycle hooks of one HeapFloor.
 type tuner struct {
 	floor   uint64
 	base    int
@@ -66,10 +72,10 @@ type sentinel struct{ t *tuner }
 
 var running atomic.Bool
 
-// Start keeps the heap goal at or above floor bytes until the returned
+// HeapFloor keeps the heap goal at or above floor bytes until the returned
 // function is called, which restores the GC percent found at start. Only
-// one Start may be active in a process; a second returns a no-op.
-func Start(floor uint64) (stop func()) {
+// one HeapFloor may be active in a process; a second returns a no-op.
+func HeapFloor(floor uint64) (stop func()) {
 	base := debug.SetGCPercent(100)
 	debug.SetGCPercent(base)
 	if base < 0 || floor == 0 || !running.CompareAndSwap(false, true) {
