@@ -246,6 +246,15 @@ func (a *SourceApplier) ApplyReplicated(ctx context.Context, entries []*replog.E
 	return a.p.submitReplica(ctx, &request{ctx: ctx, apply: entries, source: a.source, applied: make(chan error, 1)})
 }
 
+// QueueReplicated is ApplyReplicated without waiting for the outcome
+// (repl.PipelinedApplier).
+func (a *SourceApplier) QueueReplicated(ctx context.Context, entries []*replog.Entry) (wait func() error, err error) {
+	if len(entries) == 0 {
+		return func() error { return nil }, nil
+	}
+	return a.p.queueReplica(ctx, &request{ctx: ctx, apply: entries, source: a.source, applied: make(chan error, 1)})
+}
+
 // InstallSnapshot merges a snapshot of the source's partition into this
 // one: every item and tombstone is resolved against the local version
 // exactly as a replicated write would be, the conflicts feed is merged, the

@@ -30,27 +30,49 @@ func (p *Partition) ApplyReplicated(ctx context.Context, entries []*replog.Entry
 	return p.submitReplica(ctx, &request{ctx: ctx, apply: entries, applied: make(chan error, 1)})
 }
 
+// QueueReplicated queues entries like ApplyReplicated and returns at once;
+// wait reports their outcome. Queued batches are applied in queue order
+// (repl.PipelinedApplier).
+func (p *Partition) QueueReplicated(ctx context.Context, entries []*replog.Entry) (wait func() error, err error) {
+	if len(entries) == 0 {
+		return func() error { return nil }, nil
+	}
+	return p.queueReplica(ctx, &request{ctx: ctx, apply: entries, applied: make(chan error, 1)})
+}
+
 // submitReplica queues a replication request (apply or install) to the
 // writer and waits for its outcome; once queued it is always answered.
 func (p *Partition) submitReplica(ctx context.Context, r *request) error {
+	wait, err := p.queueReplica(ctx, r)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// queueReplica queues a replication request to the writer and returns the
+// function that waits for its outcome.
+func (p *Partition) queueReplica(ctx context.Context, r *request) (wait func() error, err error) {
 	select {
 	case p.reqs <- r:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	case <-p.ctx.Done():
-		return ErrClosed
+		return nil, ErrClosed
 	}
-	select {
-	case err := <-r.applied:
-		return err
-	case <-p.ctx.Done():
+	return func() error {
 		select {
 		case err := <-r.applied:
 			return err
-		default:
-			return ErrClosed
+		case <-p.ctx.Done():
+			select {
+			case err := <-r.applied:
+				return err
+			default:
+				return ErrClosed
+			}
 		}
-	}
+	}, nil
 }
 
 // execApply turns replicated entries into changes on top of the group's

@@ -285,6 +285,12 @@ func (r *Region) Source(pid uint64) (repl.Source, error) {
 
 var _ repl.Sources = (*Region)(nil)
 
+// Partitions are fed by pipelined replication sessions.
+var (
+	_ repl.PipelinedApplier = (*partition.Partition)(nil)
+	_ repl.PipelinedApplier = (*partition.SourceApplier)(nil)
+)
+
 func infoOf(co catalog.Container) partition.ContainerInfo {
 	// The policy was validated when the container was created (an invalid
 	// one can only come from a catalog older than the check: the default).

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -410,11 +411,26 @@ func (f *follow) session(ctx context.Context) (applied bool, err error) {
 	timeout := f.r.cfg.HeartbeatTimeout
 	proven := false
 	entries := make([]*replog.Entry, 0, f.r.cfg.MaxBatch)
+	// With a PipelinedApplier the batches are queued as they arrive and an
+	// acker goroutine waits for each to be durable, in order, and acks it;
+	// otherwise each batch is applied and acked before the next is read.
+	pipe, _ := f.app.(PipelinedApplier)
+	var ack *acker
+	if pipe != nil {
+		ack = newAcker(stream, f.app, cancel)
+		defer ack.stop()
+	}
 	for {
 		timer := time.AfterFunc(timeout, func() { cancel(errHeartbeatTimeout) })
 		m, err := stream.Recv()
 		timer.Stop()
 		if err != nil {
+			if ack != nil {
+				if aerr := ack.stop(); aerr != nil {
+					return applied || ack.progressed.Load(), aerr
+				}
+				applied = applied || ack.progressed.Load()
+			}
 			if cause := context.Cause(sctx); errors.Is(cause, errHeartbeatTimeout) {
 				return applied, errHeartbeatTimeout
 			}
@@ -431,6 +447,10 @@ func (f *follow) session(ctx context.Context) (applied bool, err error) {
 			f.r.heard(f.partition, msg.Heartbeat.GetProgress(), true /* connected */)
 		case *replpb.SenderMessage_Batch:
 			f.r.heard(f.partition, msg.Batch.GetProgress(), true /* connected */)
+			if pipe != nil {
+				// A queued batch stays referenced until it is applied.
+				entries = make([]*replog.Entry, 0, len(msg.Batch.Entries))
+			}
 			entries = entries[:0]
 			for i, b := range msg.Batch.Entries {
 				e, err := replog.Decode(b)
@@ -443,6 +463,16 @@ func (f *follow) session(ctx context.Context) (applied bool, err error) {
 				entries = append(entries, e)
 			}
 			if len(entries) == 0 {
+				continue
+			}
+			if pipe != nil {
+				wait, err := pipe.QueueReplicated(sctx, entries)
+				if err != nil {
+					return applied || ack.progressed.Load(), fmt.Errorf("apply %d..%d: %w", entries[0].LSN, entries[len(entries)-1].LSN, err)
+				}
+				// If the acker has failed, the session is canceled and the
+				// next Recv reports it.
+				ack.add(sctx, queuedBatch{first: entries[0].LSN, last: entries[len(entries)-1].LSN, wait: wait})
 				continue
 			}
 			if err := f.app.ApplyReplicated(sctx, entries); err != nil {
@@ -459,6 +489,82 @@ func (f *follow) session(ctx context.Context) (applied bool, err error) {
 			return applied, &snapshotRequiredError{first: msg.SnapshotRequired.FirstLsn}
 		default:
 			return applied, fmt.Errorf("repl: unexpected sender message %T", m.Msg)
+		}
+	}
+}
+
+// maxQueuedBatches bounds the batches a pipelined session has queued and
+// not yet acked; the receive loop waits when they are all in flight.
+const maxQueuedBatches = 16
+
+// errApplyFailed ends a session whose queued batch failed.
+var errApplyFailed = errors.New("repl: queued batch failed")
+
+// queuedBatch is a batch queued on a PipelinedApplier.
+type queuedBatch struct {
+	first, last int64
+	wait        func() error
+}
+
+// acker waits for a session's queued batches in order and acks each once it
+// is durable. It owns the stream's send side while it runs.
+type acker struct {
+	stream     replpb.Replication_SubscribeClient
+	app        Applier
+	cancel     context.CancelCauseFunc
+	queue      chan queuedBatch
+	done       chan struct{}
+	err        error // set before done is closed
+	progressed atomic.Bool
+	stopOnce   sync.Once
+}
+
+func newAcker(stream replpb.Replication_SubscribeClient, app Applier, cancel context.CancelCauseFunc) *acker {
+	a := &acker{stream: stream, app: app, cancel: cancel,
+		queue: make(chan queuedBatch, maxQueuedBatches), done: make(chan struct{})}
+	go a.run()
+	return a
+}
+
+// add queues b for acking; false if the acker has failed (or ctx ended).
+func (a *acker) add(ctx context.Context, b queuedBatch) bool {
+	select {
+	case a.queue <- b:
+		return true
+	case <-a.done:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// stop waits until every queued batch has its outcome and returns the first
+// failure (nil if none). It may be called more than once.
+func (a *acker) stop() error {
+	a.stopOnce.Do(func() { close(a.queue) })
+	<-a.done
+	return a.err
+}
+
+func (a *acker) run() {
+	defer close(a.done)
+	for b := range a.queue {
+		if a.err != nil {
+			_ = b.wait() // every queued batch is answered; its outcome no longer matters
+			continue
+		}
+		if err := b.wait(); err != nil {
+			a.err = fmt.Errorf("apply %d..%d: %w", b.first, b.last, err)
+			a.cancel(errApplyFailed)
+			continue
+		}
+		a.progressed.Store(true)
+		err := a.stream.Send(&replpb.ReceiverMessage{Msg: &replpb.ReceiverMessage_Ack{Ack: &replpb.Ack{
+			DurableLsn: a.app.Applied(),
+		}}})
+		if err != nil && !errors.Is(err, io.EOF) {
+			a.err = fmt.Errorf("send ack: %w", err)
+			a.cancel(errApplyFailed)
 		}
 	}
 }

@@ -50,6 +50,17 @@ type Applier interface {
 	InstallSnapshot(ctx context.Context, lsn, epoch int64, next func() (key, value []byte, ok bool, err error)) error
 }
 
+// PipelinedApplier is an Applier that can queue a batch without waiting for
+// it to be durable, so that the receiver reads and queues the next batch
+// while the previous one syncs (the partition writer already prepares a
+// group while the one before it syncs). Batches queued on one applier are
+// applied and answered in queue order; wait reports the batch's outcome
+// exactly as ApplyReplicated would.
+type PipelinedApplier interface {
+	Applier
+	QueueReplicated(ctx context.Context, entries []*replog.Entry) (wait func() error, err error)
+}
+
 // ErrGap is wrapped by Applier.ApplyReplicated when an entry does not
 // follow Applied(); the receiver then resubscribes from Applied().
 var ErrGap = errors.New("repl: gap in log")
