@@ -72,12 +72,35 @@ func deadlinePassed(d time.Time) bool {
 	return !d.IsZero() && !time.Now().Before(d)
 }
 
+// preciseWindow is the last stretch of a wait for a quiet link's delivery
+// time that is slept with the kernel's timers (sleepPrecisely), not Go's.
+const preciseWindow = 1500 * time.Microsecond
+
+// quietSegs is the most segments a pipe may hold for its link to count as
+// quiet (a synced write's batch, or its ack, with the HTTP/2 frames around it).
+const quietSegs = 4
+
 // wait blocks until a or b is closed, wakeAt or deadline passes (zero
-// times never pass).
-func wait(a, b <-chan struct{}, wakeAt, deadline time.Time) {
+// times never pass). With precise, the last preciseWindow before wakeAt is
+// slept on the kernel's timers without watching a and b (the caller
+// re-examines the pipe afterwards). That is for a quiet link, whose
+// delivery would otherwise wait for an idle process's netpoller to wake
+// (whole milliseconds); on a busy link the runtime checks its timers often,
+// and a thread blocked in a sleep would only take CPU time from the others.
+func wait(a, b <-chan struct{}, wakeAt, deadline time.Time, precise bool) {
 	var at, dl <-chan time.Time
 	if !wakeAt.IsZero() {
-		t := time.NewTimer(time.Until(wakeAt))
+		d := time.Until(wakeAt)
+		if precise && d <= preciseWindow && (deadline.IsZero() || wakeAt.Before(deadline)) {
+			if d > 0 {
+				sleepPrecisely(d)
+			}
+			return
+		}
+		if precise {
+			d -= preciseWindow
+		}
+		t := time.NewTimer(d)
 		defer t.Stop()
 		at = t.C
 	}
@@ -146,7 +169,7 @@ func (p *pipe) push(data []byte, eof error, appSide, copyData bool) (int, error)
 		if !appSide {
 			dl = time.Time{}
 		}
-		wait(wake, nil, time.Time{}, dl)
+		wait(wake, nil, time.Time{}, dl, false)
 	}
 }
 
@@ -187,6 +210,7 @@ func (p *pipe) awaitHead(appSide bool) error {
 			return os.ErrDeadlineExceeded
 		}
 		var wakeAt time.Time
+		quiet := len(p.segs) <= quietSegs
 		if len(p.segs) == 0 {
 			if p.draining {
 				p.mu.Unlock()
@@ -214,7 +238,7 @@ func (p *pipe) awaitHead(appSide bool) error {
 		if !appSide {
 			dl = time.Time{}
 		}
-		wait(wake, t.changed, wakeAt, dl)
+		wait(wake, t.changed, wakeAt, dl, quiet)
 	}
 }
 
