@@ -34,6 +34,10 @@ func main() {
 		floor = n
 	}
 	defer goruntime.HeapFloor(floor)()
+	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == "dev") {
+		// A server process runs with spare Ps (internal/goruntime).
+		goruntime.OversubscribeProcs()
+	}
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "meridian:", err)
@@ -74,10 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "serve":
-		goruntime.OversubscribeProcs()
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "dev":
-		goruntime.OversubscribeProcs()
 		return runDev(ctx, args[1:], stdout, stderr)
 	case "status":
 		return runStatus(ctx, args[1:], stdout, stderr)

@@ -3,11 +3,14 @@ package goruntime
 import (
 	"os"
 	"runtime"
+	"sync"
 )
 
 // OversubscribeProcs gives the process twice as many Ps as the runtime's
 // default (the CPUs, or the container's CPU limit) unless the operator set
-// GOMAXPROCS, and returns the new value.
+// GOMAXPROCS, and returns the number of Ps. Only the first call changes
+// anything: later calls (a test that starts servers again and again) return
+// the same value instead of doubling it again.
 //
 // Pebble's flushes and compactions are CPU-bound goroutines that the Go
 // scheduler preempts only every 10 ms. With one P per CPU a flush and a
@@ -18,10 +21,12 @@ import (
 // four alternating pairs; replication lag p99 at 1,000 writes/s 35.7-36.0
 // ms with 2, 33.8-33.9 ms with 4.
 func OversubscribeProcs() int {
-	if _, set := os.LookupEnv("GOMAXPROCS"); set {
-		return runtime.GOMAXPROCS(0)
-	}
-	n := 2 * runtime.GOMAXPROCS(0)
-	runtime.GOMAXPROCS(n)
-	return n
+	procsOnce.Do(func() {
+		if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+			runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
+		}
+	})
+	return runtime.GOMAXPROCS(0)
 }
+
+var procsOnce sync.Once
