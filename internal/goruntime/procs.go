@@ -1,6 +1,7 @@
 package goruntime
 
 import (
+	"flag"
 	"os"
 	"runtime"
 	"sync"
@@ -30,3 +31,18 @@ func OversubscribeProcs() int {
 }
 
 var procsOnce sync.Once
+
+// RunLikeServer runs m (a *testing.M) with a server process's settings: the
+// heap floor, and, when benchmarks run (-test.bench), the spare Ps. It is
+// the TestMain of the packages whose benchmarks measure servers in process,
+// so that they measure what a deployment runs; their tests keep the
+// default Ps.
+func RunLikeServer(m interface{ Run() int }) int {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		OversubscribeProcs()
+	}
+	stop := HeapFloor(DefaultHeapFloor)
+	defer stop()
+	return m.Run()
+}
