@@ -470,8 +470,8 @@ func (f *follow) session(ctx context.Context) (applied bool, err error) {
 				if err != nil {
 					return applied || ack.progressed.Load(), fmt.Errorf("apply %d..%d: %w", entries[0].LSN, entries[len(entries)-1].LSN, err)
 				}
-				// If the acker has failed, the session is canceled and the
-				// next Recv reports it.
+				// If the acker has failed, it has canceled the session and
+				// the next Recv reports why.
 				ack.add(sctx, queuedBatch{first: entries[0].LSN, last: entries[len(entries)-1].LSN, wait: wait})
 				continue
 			}
@@ -526,15 +526,13 @@ func newAcker(stream replpb.Replication_SubscribeClient, app Applier, cancel con
 	return a
 }
 
-// add queues b for acking; false if the acker has failed (or ctx ended).
-func (a *acker) add(ctx context.Context, b queuedBatch) bool {
+// add queues b for acking. It waits while maxQueuedBatches are queued,
+// and gives up when ctx ends (the session is over: the queued batch is
+// still applied, and answered to nobody).
+func (a *acker) add(ctx context.Context, b queuedBatch) {
 	select {
 	case a.queue <- b:
-		return true
-	case <-a.done:
-		return false
 	case <-ctx.Done():
-		return false
 	}
 }
 
