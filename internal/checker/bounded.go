@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 	"time"
@@ -46,7 +47,7 @@ type ackCurve struct {
 }
 
 func newAckCurve(pts []ackPoint) ackCurve {
-	slices.SortFunc(pts, func(a, b ackPoint) int { return cmpInt(a.ret, b.ret) })
+	slices.SortFunc(pts, func(a, b ackPoint) int { return cmp.Compare(a.ret, b.ret) })
 	c := ackCurve{ret: make([]int64, len(pts)), lsn: make([]int64, len(pts)), maxLSN: make([]int64, len(pts))}
 	var m int64
 	for i, p := range pts {
@@ -173,14 +174,14 @@ func CheckBoundedStaleness(h History, opts BoundedOptions) Report {
 	}
 	slices.SortFunc(keys, func(a, b [2]string) int {
 		if a[0] != b[0] {
-			return cmpStr(a[0], b[0])
+			return cmp.Compare(a[0], b[0])
 		}
-		return cmpStr(a[1], b[1])
+		return cmp.Compare(a[1], b[1])
 	})
 	for _, rk := range keys {
 		reads := byRegionKey[rk]
 		byRet := slices.Clone(reads)
-		slices.SortFunc(byRet, func(a, b sread) int { return cmpInt(a.ret, b.ret) })
+		slices.SortFunc(byRet, func(a, b sread) int { return cmp.Compare(a.ret, b.ret) })
 		best := make([]int, len(byRet)) // index in byRet of the max LSN among byRet[:i+1]
 		for i := range byRet {
 			best[i] = i
@@ -201,14 +202,4 @@ func CheckBoundedStaleness(h History, opts BoundedOptions) Report {
 		}
 	}
 	return rp.done()
-}
-
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -3,6 +3,7 @@ package checker
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -339,7 +340,7 @@ func Validate(h History) []Violation {
 	slices.Sort(clients)
 	for _, c := range clients {
 		ops := byClient[c]
-		slices.SortStableFunc(ops, func(a, b int) int { return cmpInt(h.Ops[a].Call, h.Ops[b].Call) })
+		slices.SortStableFunc(ops, func(a, b int) int { return cmp.Compare(h.Ops[a].Call, h.Ops[b].Call) })
 		for j := 1; j < len(ops); j++ {
 			p, o := h.Ops[ops[j-1]], h.Ops[ops[j]]
 			if o.Call < p.Return && p.Return != math.MaxInt64 {
@@ -349,14 +350,4 @@ func Validate(h History) []Violation {
 		}
 	}
 	return out
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -146,7 +147,7 @@ func walkCausal(h History, ix *index, scope func(key string) string, visit func(
 	// after its previous one returned.
 	slices.SortStableFunc(evs, func(a, b mwEvent) int {
 		if a.t != b.t {
-			return cmpInt(a.t, b.t)
+			return cmp.Compare(a.t, b.t)
 		}
 		if a.ret != b.ret {
 			if a.ret {
@@ -369,7 +370,7 @@ func CheckMultiWriteDurability(h History, opts MWDurabilityOptions) Report {
 				acked = append(acked, w)
 			}
 		}
-		slices.SortStableFunc(acked, func(a, b *wref) int { return cmpInt(a.call, b.call) })
+		slices.SortStableFunc(acked, func(a, b *wref) int { return cmp.Compare(a.call, b.call) })
 		rp.r.Stats["acked_writes"] += int64(len(acked))
 		// Group regions by what they hold, to report each outcome once.
 		type outcome struct {

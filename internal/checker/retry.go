@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"cmp"
 	"slices"
 )
 
@@ -41,7 +42,7 @@ const (
 // with what its client concluded.
 func CheckRetries(outcomes []RetryOutcome, final map[string]int64) Report {
 	rp := newReporter("retries", History{}, 0)
-	slices.SortFunc(outcomes, func(a, b RetryOutcome) int { return cmpString(a.Key, b.Key) })
+	slices.SortFunc(outcomes, func(a, b RetryOutcome) int { return cmp.Compare(a.Key, b.Key) })
 	for _, o := range outcomes {
 		rp.r.Stats["items"]++
 		rp.r.Stats["applied"] += o.Applied
@@ -58,14 +59,4 @@ func CheckRetries(outcomes []RetryOutcome, final map[string]int64) Report {
 		}
 	}
 	return rp.done()
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,9 @@
 package checker
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+)
 
 // SessionOptions configures CheckSession.
 type SessionOptions struct {
@@ -90,7 +93,7 @@ func CheckSession(h History, opts SessionOptions) Report {
 
 	for _, c := range clients {
 		chain := byClient[c]
-		slices.SortStableFunc(chain, func(a, b int) int { return cmpInt(h.Ops[a].Call, h.Ops[b].Call) })
+		slices.SortStableFunc(chain, func(a, b int) int { return cmp.Compare(h.Ops[a].Call, h.Ops[b].Call) })
 		var own []*wref  // this client's acknowledged writes so far
 		var seen []*wref // writes observed by this client's earlier reads
 		isOwn := map[*wref]bool{}

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -363,7 +364,7 @@ func diagnoseStrong(rp *reporter, key string, kops []regOp) bool {
 	// S-F2: r1 returned before r2 began, and every write r2 may have seen
 	// took effect before the write r1 saw was invoked.
 	byRet := slices.Clone(reads)
-	slices.SortFunc(byRet, func(a, b regOp) int { return cmpInt(a.ret, b.ret) })
+	slices.SortFunc(byRet, func(a, b regOp) int { return cmp.Compare(a.ret, b.ret) })
 	for _, r2 := range reads {
 		c2 := candidates(r2.out)
 		if len(c2) == 0 {
