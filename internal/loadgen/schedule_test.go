@@ -171,3 +171,31 @@ func equal(a, b []int64) bool {
 	}
 	return true
 }
+
+func TestRealClockSleepsAtLeastD(t *testing.T) {
+	ctx := context.Background()
+	// Below preciseMin (Go timer), inside the precise window (kernel
+	// timer), and above it (both).
+	for _, d := range []time.Duration{50 * time.Microsecond, 400 * time.Microsecond, 3 * time.Millisecond} {
+		start := time.Now()
+		realClock{}.Sleep(ctx, d)
+		if got := time.Since(start); got < d {
+			t.Fatalf("Sleep(%v) returned after %v", d, got)
+		}
+	}
+}
+
+func TestRealClockSleepEndsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		realClock{}.Sleep(ctx, time.Hour)
+		close(done)
+	}()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Sleep(1h) did not return when its context was cancelled")
+	}
+}

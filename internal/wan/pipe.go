@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/meridiandb/meridian/internal/hrtime"
 )
 
 const (
@@ -73,7 +75,7 @@ func deadlinePassed(d time.Time) bool {
 }
 
 // preciseWindow is the last stretch of a wait for a quiet link's delivery
-// time that is slept with the kernel's timers (sleepPrecisely), not Go's.
+// time that is slept with the kernel's timers (hrtime.Sleep), not Go's.
 const preciseWindow = 1500 * time.Microsecond
 
 // quietSegs is the most segments a pipe may hold for its link to count as
@@ -93,7 +95,7 @@ func wait(a, b <-chan struct{}, wakeAt, deadline time.Time, precise bool) {
 		d := time.Until(wakeAt)
 		if precise && d <= preciseWindow && (deadline.IsZero() || wakeAt.Before(deadline)) {
 			if d > 0 {
-				sleepPrecisely(d)
+				hrtime.Sleep(d)
 			}
 			return
 		}
