@@ -44,6 +44,8 @@ var (
 	descDisk         = desc(NameDiskBytes, "Pebble: disk space used by the store.")
 	descMemTable     = desc(NameMemTableBytes, "Pebble: bytes allocated by memtables.")
 	descCompactions  = desc(NameCompactions, "Pebble: compactions since the store was opened.")
+	descStalls       = desc(NameWriteStalls, "Pebble: write stalls (every commit waited for a flush or an L0 compaction) since the store was opened.")
+	descStallSeconds = desc(NameWriteStallSeconds, "Pebble: total time commits were stalled since the store was opened.")
 	descRaftIsLeader = desc(NameRaftIsLeader, "1 if this region's Raft node is the control-plane leader.")
 	descEpoch        = desc(NameEpoch, "The account epoch this region adopted (the session-token version); it grows by one with every failover.")
 	descFailovers    = desc(NameFailovers, "Failovers completed since the account was created, by kind (Automatic, Manual).", "kind")
@@ -57,7 +59,7 @@ var (
 var allDescs = []*prometheus.Desc{
 	descRegionInfo, descOffline, descApplied, descCommitted, descUpstreamHead, descAcked, descLagOps, descLagSeconds,
 	descBehind, descHeardAgo, descConnected, descReachable, descLinkRTT, descLinkJitter, descLinkPart,
-	descWAL, descDisk, descMemTable, descCompactions,
+	descWAL, descDisk, descMemTable, descCompactions, descStalls, descStallSeconds,
 	descRaftIsLeader, descRaftLeader, descRaftTerm, descRaftCommit, descRaftApplied,
 	descEpoch, descFailovers, descLostWrites,
 }
@@ -84,6 +86,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descDisk, float64(s.DiskBytes))
 		gauge(descMemTable, float64(s.MemTableSize))
 		ch <- prometheus.MustNewConstMetric(descCompactions, prometheus.CounterValue, float64(s.Compactions), region)
+		ch <- prometheus.MustNewConstMetric(descStalls, prometheus.CounterValue, float64(s.WriteStalls), region)
+		ch <- prometheus.MustNewConstMetric(descStallSeconds, prometheus.CounterValue, s.WriteStallTime.Seconds(), region)
 	}
 	r := c.m.raftState() // pushed (SetRaftState), unless the node is read below
 	if c.raft != nil {

@@ -45,7 +45,8 @@ func TestStateCollectorWriteRegion(t *testing.T) {
 		Region: "West US", NoProcessMetrics: true,
 		Status: writeStatus,
 		Storage: func() storage.Metrics {
-			return storage.Metrics{WALBytes: 10, DiskBytes: 20, MemTableSize: 30, Compactions: 2}
+			return storage.Metrics{WALBytes: 10, DiskBytes: 20, MemTableSize: 30, Compactions: 2,
+				WriteStalls: 3, WriteStallTime: 1500 * time.Millisecond}
 		},
 	})
 	want := `
@@ -66,6 +67,12 @@ meridian_region_offline{region="West US"} 1
 # HELP meridian_storage_compactions_total Pebble: compactions since the store was opened.
 # TYPE meridian_storage_compactions_total counter
 meridian_storage_compactions_total{region="West US"} 2
+# HELP meridian_storage_write_stalls_total Pebble: write stalls (every commit waited for a flush or an L0 compaction) since the store was opened.
+# TYPE meridian_storage_write_stalls_total counter
+meridian_storage_write_stalls_total{region="West US"} 3
+# HELP meridian_storage_write_stall_seconds_total Pebble: total time commits were stalled since the store was opened.
+# TYPE meridian_storage_write_stall_seconds_total counter
+meridian_storage_write_stall_seconds_total{region="West US"} 1.5
 # HELP meridian_wan_link_rtt_seconds Configured round trip of a simulated WAN link (both one-way delays).
 # TYPE meridian_wan_link_rtt_seconds gauge
 meridian_wan_link_rtt_seconds{a="West US",b="East US",region="West US"} 0.06

@@ -69,6 +69,10 @@ const (
 	NameDiskBytes     = "meridian_storage_disk_bytes"
 	NameMemTableBytes = "meridian_storage_memtable_bytes"
 	NameCompactions   = "meridian_storage_compactions_total"
+	// NameWriteStalls counts Pebble write stalls (commits waiting for a
+	// flush or an L0 compaction); NameWriteStallSeconds is their total time.
+	NameWriteStalls       = "meridian_storage_write_stalls_total"
+	NameWriteStallSeconds = "meridian_storage_write_stall_seconds_total"
 
 	// Raft (placeholders fed by Metrics.SetRaftState).
 

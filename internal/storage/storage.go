@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -61,6 +62,7 @@ type DB struct {
 	pdb   *pebble.DB
 	log   *slog.Logger
 	space *spaceGuard // nil when disabled or on an in-memory FS
+	stall *stallStats
 }
 
 // Open opens (creating if needed) the database in opts.Dir.
@@ -71,11 +73,13 @@ func Open(opts Options) (*DB, error) {
 	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
+	stall := &stallStats{}
 	po := &pebble.Options{
-		Cache:        cache,
-		MemTableSize: opts.MemTableSize,
-		Logger:       pebbleLogger{opts.Logger},
-		FS:           opts.FS,
+		Cache:         cache,
+		MemTableSize:  opts.MemTableSize,
+		Logger:        pebbleLogger{opts.Logger},
+		FS:            opts.FS,
+		EventListener: eventListener(opts.Logger, stall),
 	}
 	// Point reads (every item read, and the read before every write) are
 	// Gets: a Bloom filter per table (10 bits per key, about 1 % false
@@ -87,7 +91,7 @@ func Open(opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open pebble %s: %w", opts.Dir, err)
 	}
-	db := &DB{pdb: pdb, log: opts.Logger}
+	db := &DB{pdb: pdb, log: opts.Logger, stall: stall}
 	if opts.SpaceReserve > 0 && (opts.FS == nil || opts.FreeSpace != nil) {
 		free := opts.FreeSpace
 		if free == nil {
@@ -248,6 +252,10 @@ type Metrics struct {
 	DiskBytes    uint64
 	MemTableSize uint64
 	Compactions  int64
+	// WriteStalls counts the times commits had to wait for a flush or an
+	// L0 compaction; WriteStallTime is how long they waited in all.
+	WriteStalls    int64
+	WriteStallTime time.Duration
 }
 
 // Metrics returns a summary of the store's internal counters.
@@ -258,6 +266,9 @@ func (d *DB) Metrics() Metrics {
 		DiskBytes:    m.DiskSpaceUsage(),
 		MemTableSize: m.MemTable.Size,
 		Compactions:  m.Compact.Count,
+
+		WriteStalls:    d.stall.count.Load(),
+		WriteStallTime: time.Duration(d.stall.nanos.Load()),
 	}
 }
 
