@@ -102,3 +102,15 @@ func TestRecorderClampsOutOfRange(t *testing.T) {
 		t.Errorf("row %+v: want both values kept, the second clamped to 60 s", row)
 	}
 }
+
+func TestCheckFlagsAGeneratorThatFellBehind(t *testing.T) {
+	r := &Result{Scheduled: 10_000, Late: 100, OfferedRate: 1000, AchievedRate: 1000, WindowSeconds: 10}
+	if w := r.Check(); len(w) != 0 {
+		t.Fatalf("1 %% late is within the guard, got %q", w)
+	}
+	r.Late = 250
+	w := r.Check()
+	if len(w) != 1 || !strings.Contains(w[0], "250 operations (2.5 %)") || !strings.Contains(w[0], "p97.5") {
+		t.Fatalf("warnings = %q", w)
+	}
+}

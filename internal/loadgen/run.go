@@ -460,6 +460,10 @@ func (r *Result) Check() []string {
 	if t := r.Total(); t.Errors > 0 {
 		out = append(out, fmt.Sprintf("%d of %d operations failed", t.Errors, t.OK+t.Errors))
 	}
+	if sent := r.Scheduled - r.Dropped; sent > 0 && r.Late*100 > sent {
+		pct := 100 * float64(r.Late) / float64(sent)
+		out = append(out, fmt.Sprintf("%d operations (%.1f %%) were sent more than 1 ms after their due time: the generator could not keep its schedule (on a shared machine it competes for CPU with the server), so percentiles from p%.1f up include the generator's own delay", r.Late, pct, 100-pct))
+	}
 	return out
 }
 
