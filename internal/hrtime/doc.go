@@ -12,5 +12,6 @@
 // the whole sleep, so use it only for short, final stretches of a wait,
 // and only where the process is likely idle: in a busy process the runtime
 // checks its timers often and a blocked thread just takes CPU time from
-// the others.
+// the others. SleepHoldingP keeps the P through the sleep, so the caller
+// runs again as soon as the kernel wakes it, without winning a P back.
 package hrtime

@@ -43,7 +43,7 @@ func statfsFree(dir string) (uint64, error) {
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return 0, err
 	}
-	return st.Bavail * uint64(st.Bsize), nil
+	return uint64(st.Bavail) * uint64(st.Bsize), nil // Bavail is int64 on FreeBSD
 }
 
 const spaceCheckEvery = 100 * time.Millisecond
