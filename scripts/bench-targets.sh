@@ -6,7 +6,8 @@
 # 2,000/s, W at 2,500/s, A at 5,000/s, B at 10,000/s) and the throughput
 # runs last (C at 25,000/s, W at 12,000/s offered), so those read data that
 # has taken a minute of writes. Prints p50/p99 per operation, the achieved
-# rate and how many operations the generator sent over 1 ms late.
+# rate and how many operations the generator sent over 1 ms late, then the
+# server's warnings (Pebble write stalls, slow disk operations).
 #
 # MERIDIAN (default: meridian on PATH) is the binary; PORT the server's port.
 set -euo pipefail
@@ -32,6 +33,7 @@ for i in $(seq "$ROUNDS"); do
 			--rate "$rate" --duration "$dur" --warmup 2s --concurrency 128 2>&1 | summary)"
 	done
 	kill $srv; wait $srv 2>/dev/null || true
+	grep -E 'level=(WARN|ERROR)' "$dir.log" | sed "s/^/round $i server: /" || true
 	rm -rf "$dir" "$dir.log"
 	trap - EXIT
 done
