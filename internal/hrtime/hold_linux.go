@@ -13,7 +13,8 @@ import (
 // to another thread when the sleep ends, so the caller runs again within the
 // kernel's timer slack (about 50 µs) instead of waiting for a P. The P does
 // no other work meanwhile, and a stop-the-world waits for the sleep to end:
-// use it for short sleeps (under 2 ms) on a goroutine that owns a spare P.
+// use it only for short sleeps (under 2 ms), where holding the P costs less
+// than winning one back.
 func SleepHoldingP(d time.Duration) {
 	if d <= 0 {
 		return
