@@ -12,6 +12,10 @@
 // the whole sleep, so use it only for short, final stretches of a wait,
 // and only where the process is likely idle: in a busy process the runtime
 // checks its timers often and a blocked thread just takes CPU time from
-// the others. SleepHoldingP keeps the P through the sleep, so the caller
-// runs again as soon as the kernel wakes it, without winning a P back.
+// the others.
+//
+// There is deliberately no variant that sleeps in a raw syscall to keep
+// the P: the garbage collector must stop every running goroutine to scan
+// its stack, cannot preempt one inside a raw syscall, and in the load
+// generator that stalled the whole process for 0.3-2 s at a GC.
 package hrtime

@@ -14,13 +14,3 @@ func TestSleepWaitsAtLeastD(t *testing.T) {
 		}
 	}
 }
-
-func TestSleepHoldingPWaitsAtLeastD(t *testing.T) {
-	for _, d := range []time.Duration{0, -time.Millisecond, 50 * time.Microsecond, 300 * time.Microsecond, 1500 * time.Microsecond} {
-		start := time.Now()
-		SleepHoldingP(d)
-		if got := time.Since(start); got < d {
-			t.Fatalf("SleepHoldingP(%v) returned after %v", d, got)
-		}
-	}
-}

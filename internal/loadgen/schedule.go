@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"context"
-	"runtime"
 	"time"
 
 	"github.com/meridiandb/meridian/internal/hrtime"
@@ -46,17 +45,12 @@ func (realClock) Now() time.Time { return time.Now() }
 // would wake an idle process through the netpoller, in whole milliseconds:
 // at 2,000 reads/s every operation was sent up to 1 ms late and that
 // lateness counted in its latency (p50 0.80 ms, of which the server took
-// about 0.3). The last stretch is slept with the P held
-// (hrtime.SleepHoldingP): a plain nanosleep gives the P up, and at 4,000
-// operations/s waking up and winning a P back made 6 % of operations late.
-// Before sleeping, the dispatcher yields so that the operations it just
-// launched (queued on its P) start at once. Waits under preciseMin, at
-// rates of about 6,700/s and up, stay on Go's timers: the process is busy,
-// the runtime checks its timers often, and a P held asleep ten thousand
-// times a second left the operations one P to run on.
+// about 0.3). Short waits, at high rates, stay on Go's timers: the process
+// is busy, the runtime checks its timers often, and blocking the
+// dispatcher's thread ten thousand times a second cost more than it saved.
 const (
 	preciseWindow = 1500 * time.Microsecond // slept on the kernel's timers
-	preciseMin    = 150 * time.Microsecond  // shorter waits use Go's timers
+	preciseMin    = 200 * time.Microsecond  // shorter waits use Go's timers
 )
 
 func (realClock) Sleep(ctx context.Context, d time.Duration) {
@@ -77,11 +71,9 @@ func (realClock) Sleep(ctx context.Context, d time.Duration) {
 			return
 		}
 	}
-	if ctx.Err() != nil {
-		return
+	if ctx.Err() == nil {
+		hrtime.Sleep(time.Until(end))
 	}
-	runtime.Gosched()
-	hrtime.SleepHoldingP(time.Until(end))
 }
 
 // schedule is the due-time arithmetic of an open loop.
