@@ -15,7 +15,7 @@ package goruntime
 // background marking land in the tail of request latency (PERFORMANCE.md:
 // read p99 at 10 k/s 4-5.5 ms before, under 2 ms after).
 //
-// Start raises the GC percent after each cycle so that the next goal is at
+// HeapFloor raises the GC percent after each cycle so that the next goal is at
 // least the floor while the live heap is small, and gives the runtime back
 // its own GOGC once the live heap alone reaches half the floor, so memory
 // grows with the data as usual. It changes nothing when GOGC=off. A
@@ -34,7 +34,7 @@ import (
 // region serving 10,000 reads a second collects about once a second.
 const DefaultHeapFloor = 64 << 20
 
-// maxPercent bounds the GC percent Start sets (a 1 MiB live heap with a
+// maxPercent bounds the GC percent HeapFloor sets (a 1 MiB live heap with a
 // 64 MiB floor asks for 6,300).
 const maxPercent = 100_000
 

@@ -37,9 +37,9 @@ func TestPercent(t *testing.T) {
 	}
 }
 
-// TestStartRaisesAndRestores checks, on the real runtime, that a small live
+// TestHeapFloorRaisesAndRestores checks, on the real runtime, that a small live
 // heap gets a raised GC percent after a cycle and that stop restores it.
-func TestStartRaisesAndRestores(t *testing.T) {
+func TestHeapFloorRaisesAndRestores(t *testing.T) {
 	orig := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(orig)
 	stop := HeapFloor(256 << 20)

@@ -19,3 +19,10 @@
 // its stack, cannot preempt one inside a raw syscall, and in the load
 // generator that stalled the whole process for 0.3-2 s at a GC.
 package hrtime
+
+import "time"
+
+// Window is how much of a wait its callers sleep here: Go's timer takes
+// them to within Window of the instant (its whole-millisecond error is
+// then absorbed), and Sleep covers the rest.
+const Window = 1500 * time.Microsecond

@@ -48,17 +48,14 @@ func (realClock) Now() time.Time { return time.Now() }
 // about 0.3). Short waits, at high rates, stay on Go's timers: the process
 // is busy, the runtime checks its timers often, and blocking the
 // dispatcher's thread ten thousand times a second cost more than it saved.
-const (
-	preciseWindow = 1500 * time.Microsecond // slept on the kernel's timers
-	preciseMin    = 200 * time.Microsecond  // shorter waits use Go's timers
-)
+const preciseMin = 200 * time.Microsecond // shorter waits use Go's timers
 
 func (realClock) Sleep(ctx context.Context, d time.Duration) {
 	end := time.Now().Add(d)
-	if d < preciseMin || d > preciseWindow {
+	if d < preciseMin || d > hrtime.Window {
 		wait := d
-		if d > preciseWindow {
-			wait = d - preciseWindow
+		if d > hrtime.Window {
+			wait = d - hrtime.Window
 		}
 		t := time.NewTimer(wait)
 		defer t.Stop()

@@ -74,16 +74,12 @@ func deadlinePassed(d time.Time) bool {
 	return !d.IsZero() && !time.Now().Before(d)
 }
 
-// preciseWindow is the last stretch of a wait for a quiet link's delivery
-// time that is slept with the kernel's timers (hrtime.Sleep), not Go's.
-const preciseWindow = 1500 * time.Microsecond
-
 // quietSegs is the most segments a pipe may hold for its link to count as
 // quiet (a synced write's batch, or its ack, with the HTTP/2 frames around it).
 const quietSegs = 4
 
 // wait blocks until a or b is closed, wakeAt or deadline passes (zero
-// times never pass). With precise, the last preciseWindow before wakeAt is
+// times never pass). With precise, the last hrtime.Window before wakeAt is
 // slept on the kernel's timers without watching a and b (the caller
 // re-examines the pipe afterwards). That is for a quiet link, whose
 // delivery would otherwise wait for an idle process's netpoller to wake
@@ -93,14 +89,14 @@ func wait(a, b <-chan struct{}, wakeAt, deadline time.Time, precise bool) {
 	var at, dl <-chan time.Time
 	if !wakeAt.IsZero() {
 		d := time.Until(wakeAt)
-		if precise && d <= preciseWindow && (deadline.IsZero() || wakeAt.Before(deadline)) {
+		if precise && d <= hrtime.Window && (deadline.IsZero() || wakeAt.Before(deadline)) {
 			if d > 0 {
 				hrtime.Sleep(d)
 			}
 			return
 		}
 		if precise {
-			d -= preciseWindow
+			d -= hrtime.Window
 		}
 		t := time.NewTimer(d)
 		defer t.Stop()
