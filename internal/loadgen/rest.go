@@ -44,7 +44,7 @@ type Region struct {
 // restClient is a lean, signed Cosmos DB REST client.
 type restClient struct {
 	hc   *fasthttp.Client
-	key  []byte
+	sign *auth.Signer
 	date atomic.Pointer[cachedDate]
 }
 
@@ -68,7 +68,7 @@ func newRESTClient(key []byte, maxConns int, insecure bool) *restClient {
 	if insecure {
 		hc.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with --insecure
 	}
-	return &restClient{hc: hc, key: key}
+	return &restClient{hc: hc, sign: auth.NewSigner(key)}
 }
 
 func (c *restClient) close() { c.hc.CloseIdleConnections() }
@@ -170,7 +170,7 @@ func (c *restClient) do(ctx context.Context, base string, r request, keepBody bo
 	h := &req.Header
 	h.Set("x-ms-date", date)
 	h.Set("x-ms-version", "2020-11-05")
-	h.Set("Authorization", auth.Sign(c.key, r.method, r.resType, r.resLink, date))
+	h.Set("Authorization", c.sign.Sign(r.method, r.resType, r.resLink, date))
 	if r.pk != "" {
 		h.Set("x-ms-documentdb-partitionkey", r.pk)
 	}

@@ -235,15 +235,31 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		return !due.Before(measureFrom)
 	}
-	st := d.run(ctx, measured, func(_ int64, due time.Time) {
-		p := pl.next()
-		m := !due.Before(measureFrom)
+	// A pool of Concurrency workers runs the operations rather than a
+	// goroutine per operation: a fresh goroutine grows its stack through
+	// fasthttp's calls every time, and creating, growing and exiting them
+	// was 15 % of the generator's CPU at 10,000 reads/s. The channel holds
+	// as many jobs as there are slots, so the dispatcher never blocks on
+	// it: it only sends after taking a slot, and a worker frees its slot
+	// after taking its job.
+	type job struct {
+		p   plan
+		due time.Time
+		m   bool
+	}
+	jobs := make(chan job, cfg.Concurrency)
+	for range cfg.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer d.release()
-			r.exec(ctx, p, due, m)
+			for j := range jobs {
+				r.exec(ctx, j.p, j.due, j.m)
+				d.release()
+			}
 		}()
+	}
+	st := d.run(ctx, measured, func(_ int64, due time.Time) {
+		jobs <- job{p: pl.next(), due: due, m: !due.Before(measureFrom)}
 	}, func(_ int64, _ time.Time) {
 		// Draw the dropped operation anyway, so that the sequence of
 		// operations does not depend on timing; a dropped insert's key is
@@ -254,6 +270,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		dropped.Add(1)
 	})
 	end := clock.Now()
+	close(jobs)
 	wg.Wait()
 	stopProgress()
 	window := cfg.Duration

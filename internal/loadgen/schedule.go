@@ -126,8 +126,8 @@ func (d *dispatcher) release() { <-d.slots }
 func (d *dispatcher) inFlight() int { return len(d.slots) }
 
 // run launches every operation at its due time. launch runs on the
-// dispatcher's goroutine and must not block (it starts a goroutine that
-// calls release when the operation ends); drop is told of each dropped
+// dispatcher's goroutine and must not block (it hands the operation to a
+// worker that calls release when the operation ends); drop is told of each dropped
 // operation. Both get the operation's due time. measured(due) reports
 // whether an operation counts in the stats (warm-up ones do not). run
 // returns when the schedule is exhausted or ctx is done.
