@@ -6,8 +6,9 @@
 # 2,000/s, W at 2,500/s, A at 5,000/s, B at 10,000/s) and the throughput
 # runs last (C at 25,000/s, W at 12,000/s offered), so those read data that
 # has taken a minute of writes. Prints p50/p99 per operation, the achieved
-# rate and how many operations the generator sent over 1 ms late, then the
-# server's warnings (Pebble write stalls, slow disk operations).
+# rate, how many operations the generator sent over 1 ms late and the
+# server's own p50/p99 (x-ms-request-duration-ms), then the server's
+# warnings (Pebble write stalls, slow disk operations).
 #
 # MERIDIAN (default: meridian on PATH) is the binary; PORT the server's port.
 set -euo pipefail
@@ -17,8 +18,10 @@ PORT=${PORT:-8100}
 E=http://127.0.0.1:$PORT/
 summary() {
 	awk '/open loop/ { for (i = 1; i <= NF; i++) { if ($i == "late") l = $(i+2); if ($i == "achieved") a = $(i+1) }; next }
-	     /^(read|update|insert|scan) / { printf "%s p50 %s p99 %s | ", $1, $(NF-5), $(NF-3) }
-	     END { printf "achieved %s late %s\n", a, l }'
+	     /^server time/ { srv = 1; next }
+	     !srv && /^(read|update|insert|scan) / { printf "%s p50 %s p99 %s | ", $1, $(NF-5), $(NF-3) }
+	     srv && /^(read|update|insert|scan) / { s = s sprintf("%s %s/%s ", $1, $(NF-2), $(NF-1)) }
+	     END { printf "achieved %s late %s", a, l; if (s != "") printf " | server p50/p99 %s", s; printf "\n" }'
 }
 for i in $(seq "$ROUNDS"); do
 	dir=$(mktemp -d)

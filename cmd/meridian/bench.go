@@ -25,7 +25,10 @@ rate would see it. At most --concurrency operations are in flight; an
 operation due while they all are is dropped (counted, never queued: queuing
 would turn the open loop back into a closed one). Any drop, or an achieved
 rate below 95% of the offered one, is flagged: the numbers then describe a
-saturated server or generator.
+saturated server or generator. When the server reports its own time per
+request (x-ms-request-duration-ms, as Meridian and Cosmos DB do), a second
+table gives its percentiles: what the network, the kernels, the HTTP
+stacks and the generator add is the difference.
 
 Workloads (upstream YCSB settings): A 50% read/50% update, B 95/5, C 100%
 read, D 95% read/5% insert (latest keys), E 95% scan of <=100 records/5%

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -52,8 +53,12 @@ type call struct {
 
 // respWriter remembers whether the header was written, so that a late error
 // or a recovered panic does not write a second status line.
+// It also stamps x-ms-request-duration-ms, the server's time from the
+// handler's start to the status line, as Cosmos DB does: it lets a client
+// tell the server's share of a latency from the network's and its own.
 type respWriter struct {
 	http.ResponseWriter
+	start       time.Time
 	wroteHeader bool
 	status      int
 }
@@ -63,6 +68,8 @@ func (w *respWriter) WriteHeader(code int) {
 		return
 	}
 	w.wroteHeader, w.status = true, code
+	ms := float64(time.Since(w.start)) / float64(time.Millisecond)
+	setHeader(w.ResponseWriter.Header(), hdrRequestDuration, strconv.FormatFloat(ms, 'f', 3, 64))
 	w.ResponseWriter.WriteHeader(code)
 }
 
@@ -76,7 +83,7 @@ func (w *respWriter) Write(p []byte) (int, error) {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	c := &call{w: &respWriter{ResponseWriter: w}, r: r, ctx: r.Context(), activityID: activityID(r)}
+	c := &call{w: &respWriter{ResponseWriter: w, start: start}, r: r, ctx: r.Context(), activityID: activityID(r)}
 	hdr := c.w.Header()
 	setHeader(hdr, hdrActivityID, c.activityID)
 	setHeader(hdr, "Content-Type", "application/json")

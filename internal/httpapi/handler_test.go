@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -221,6 +222,28 @@ func TestCommonHeaders(t *testing.T) {
 	w = e.do(req{method: "GET", path: "/"})
 	if len(w.Header().Get("x-ms-activity-id")) != 36 {
 		t.Errorf("activity id %q", w.Header().Get("x-ms-activity-id"))
+	}
+}
+
+// TestRequestDuration: every response, errors included, says how long the
+// server took, in milliseconds with a fraction, as Cosmos DB does.
+func TestRequestDuration(t *testing.T) {
+	e := newEnv(t)
+	for i, w := range []*httptest.ResponseRecorder{
+		e.do(req{method: "GET", path: "/"}),
+		e.do(req{method: "GET", path: "/dbs/d/colls/c/docs/x", resType: "docs", link: "dbs/d/colls/c/docs/x",
+			hdr: map[string]string{"x-ms-documentdb-partitionkey": `["p1"]`}}),
+		e.do(req{method: "GET", path: "/dbs/d/colls/c/docs/x", resType: "docs", link: "dbs/d/colls/c/docs/x",
+			hdr: map[string]string{"x-ms-documentdb-partitionkey": `["p1"`}}),
+	} {
+		if i == 2 && w.Code != http.StatusBadRequest {
+			t.Fatalf("a read with a malformed partition key: status %d, want 400", w.Code)
+		}
+		v := w.Header().Get("x-ms-request-duration-ms")
+		ms, err := strconv.ParseFloat(v, 64)
+		if err != nil || ms < 0 || ms > 60_000 || !strings.Contains(v, ".") {
+			t.Errorf("status %d: x-ms-request-duration-ms = %q", w.Code, v)
+		}
 	}
 }
 

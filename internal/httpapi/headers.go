@@ -17,6 +17,7 @@ import (
 const (
 	hdrActivityID        = "x-ms-activity-id"
 	hdrRequestCharge     = "x-ms-request-charge"
+	hdrRequestDuration   = "x-ms-request-duration-ms"
 	hdrSessionToken      = "x-ms-session-token"
 	hdrContentPath       = "x-ms-content-path"
 	hdrContinuation      = "x-ms-continuation"
@@ -63,7 +64,7 @@ const (
 // (which allocates for a lower-case name) on every response.
 var canonicalNames = func() map[string]string {
 	m := map[string]string{}
-	for _, k := range []string{hdrActivityID, hdrRequestCharge, hdrSessionToken, hdrContentPath,
+	for _, k := range []string{hdrActivityID, hdrRequestCharge, hdrRequestDuration, hdrSessionToken, hdrContentPath,
 		hdrContinuation, hdrItemCount, hdrSubstatus, hdrRetryAfterMs, hdrGatewayVersion,
 		hdrServiceVersion, hdrVersion, hdrLLSN, hdrRegion, hdrLSN, hdrItemLSN,
 		"Content-Type", "Date", "Etag", "Allow"} {

@@ -72,6 +72,15 @@ func TestRunWorkloadsAgainstOneRegion(t *testing.T) {
 				if res.Row(OpRead, AllRegions).OK == 0 || res.Row(OpUpdate, AllRegions).OK == 0 {
 					t.Errorf("workload A needs reads and updates: %+v", res.Ops)
 				}
+				// Every answer carried the server's own time, which is
+				// part of the latency measured around it.
+				for _, op := range []string{OpRead, OpUpdate} {
+					row := res.Row(op, AllRegions)
+					if row.ServerCount != row.OK || row.ServerP50 <= 0 || row.ServerP99 > row.P99 {
+						t.Errorf("%s: server time of %d of %d operations, p50 %.3f p99 %.3f (latency p99 %.3f)",
+							op, row.ServerCount, row.OK, row.ServerP50, row.ServerP99, row.P99)
+					}
+				}
 			case "E":
 				if res.Row(OpScan, AllRegions).OK == 0 {
 					t.Errorf("workload E ran no scan: %+v", res.Ops)

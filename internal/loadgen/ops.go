@@ -134,29 +134,30 @@ func (r *runner) scan(ctx context.Context, t target, k int64, n int) reply {
 // exec runs one planned operation due at due and records it.
 func (r *runner) exec(ctx context.Context, p plan, due time.Time, measured bool) {
 	ctx = withDeadline(ctx, time.Now().Add(r.cfg.Timeout))
-	record := func(op, region, class string, end time.Time) {
+	record := func(op, region string, rep reply, class string, end time.Time) {
 		if class == "canceled" {
 			return // the run was interrupted: not an outcome
 		}
-		r.rec.Record(op, region, end.Sub(due), class, measured)
+		r.rec.RecordServer(op, region, end.Sub(due), rep.server, class, measured)
 	}
 	switch p.op {
 	case OpRead:
 		t := r.reads[p.read]
 		rep := r.readItem(ctx, t, p.key, "")
-		record(OpRead, t.name, rep.class(), time.Now())
+		record(OpRead, t.name, rep, rep.class(), time.Now())
 	case OpScan:
 		t := r.reads[p.read]
 		rep := r.scan(ctx, t, p.key, p.scanLen)
-		record(OpScan, t.name, rep.class(), time.Now())
+		rep.server = -1 // possibly several pages
+		record(OpScan, t.name, rep, rep.class(), time.Now())
 	case OpUpdate:
 		rep := r.replaceItem(ctx, p.key)
-		record(OpUpdate, r.write.name, rep.class(), time.Now())
+		record(OpUpdate, r.write.name, rep, rep.class(), time.Now())
 		r.customSync(ctx, p.key, rep, record)
 	case OpInsert:
 		rep := r.upsertItem(ctx, p.key, r.syncHdr)
 		r.acks.Acknowledge(p.key)
-		record(OpInsert, r.write.name, rep.class(), time.Now())
+		record(OpInsert, r.write.name, rep, rep.class(), time.Now())
 		r.customSync(ctx, p.key, rep, record)
 	case OpRMW:
 		// Read and write both in the write region: a read-modify-write
@@ -165,7 +166,8 @@ func (r *runner) exec(ctx context.Context, p plan, due time.Time, measured bool)
 		if rep.class() == "" {
 			rep = r.replaceItem(ctx, p.key)
 		}
-		record(OpRMW, r.write.name, rep.class(), time.Now())
+		rep.server = -1 // two requests
+		record(OpRMW, r.write.name, rep, rep.class(), time.Now())
 		r.customSync(ctx, p.key, rep, record)
 	}
 }
@@ -176,16 +178,17 @@ func (r *runner) exec(ctx context.Context, p plan, due time.Time, measured bool)
 // leg is recorded as "customsync" in that region (time from the due time
 // to that read's answer); the whole sequence as "customsync" in "*" (to
 // the last answer; an error if the write or any read failed).
-func (r *runner) customSync(ctx context.Context, k int64, w reply, record func(op, region, class string, end time.Time)) {
+func (r *runner) customSync(ctx context.Context, k int64, w reply, record func(op, region string, rep reply, class string, end time.Time)) {
 	if len(r.syncs) == 0 {
 		return
 	}
+	whole := reply{server: -1} // the sequence is several requests
 	if c := w.class(); c != "" {
-		record(OpCustomSync, AllRegions, c, time.Now())
+		record(OpCustomSync, AllRegions, whole, c, time.Now())
 		return
 	}
 	if w.sessionToken == "" {
-		record(OpCustomSync, AllRegions, ErrBadBody, time.Now())
+		record(OpCustomSync, AllRegions, whole, ErrBadBody, time.Now())
 		return
 	}
 	var (
@@ -201,7 +204,7 @@ func (r *runner) customSync(ctx context.Context, k int64, w reply, record func(o
 			rep := r.readItem(ctx, t, k, w.sessionToken)
 			end := time.Now()
 			c := rep.class()
-			record(OpCustomSync, t.name, c, end)
+			record(OpCustomSync, t.name, rep, c, end)
 			mu.Lock()
 			if c != "" && first == "" {
 				first = c
@@ -213,7 +216,7 @@ func (r *runner) customSync(ctx context.Context, k int64, w reply, record func(o
 		}()
 	}
 	wg.Wait()
-	record(OpCustomSync, AllRegions, first, last)
+	record(OpCustomSync, AllRegions, whole, first, last)
 }
 
 // planner draws the operations of a workload. It runs on the dispatcher's

@@ -54,16 +54,18 @@ type seriesKey struct{ op, region string }
 type series struct {
 	ok   *hdrhistogram.Histogram // successful operations
 	all  *hdrhistogram.Histogram // successes and errors (timeouts at their timeout value)
+	srv  *hdrhistogram.Histogram // the server's own time of successful single requests
 	errs map[string]int64
 }
 
 func newSeries() *series {
-	return &series{ok: newHist(), all: newHist(), errs: map[string]int64{}}
+	return &series{ok: newHist(), all: newHist(), srv: newHist(), errs: map[string]int64{}}
 }
 
 func (s *series) merge(o *series) {
 	s.ok.Merge(o.ok)
 	s.all.Merge(o.all)
+	s.srv.Merge(o.srv)
 	for k, v := range o.errs {
 		s.errs[k] += v
 	}
@@ -92,6 +94,13 @@ func NewRecorder() *Recorder {
 // enter the results; all feed the progress line. The "customsync" legs
 // (region != AllRegions) do not count in the progress line's totals.
 func (r *Recorder) Record(op, region string, lat time.Duration, class string, measured bool) {
+	r.RecordServer(op, region, lat, -1, class, measured)
+}
+
+// RecordServer is Record with the server's own time for the operation, as
+// it reported it in x-ms-request-duration-ms (negative: not reported, or
+// the operation took more than one request).
+func (r *Recorder) RecordServer(op, region string, lat, srv time.Duration, class string, measured bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if op != OpCustomSync || region == AllRegions {
@@ -115,6 +124,9 @@ func (r *Recorder) Record(op, region string, lat time.Duration, class string, me
 	recordHist(s.all, lat)
 	if class == "" {
 		recordHist(s.ok, lat)
+		if srv >= 0 {
+			recordHist(s.srv, srv)
+		}
 	} else {
 		s.errs[class]++
 	}
@@ -162,6 +174,15 @@ type OpStats struct {
 	// P99All and MaxAll include the errors, timeouts at their timeout value.
 	P99All float64 `json:"p99AllMs"`
 	MaxAll float64 `json:"maxAllMs"`
+	// Server* are the server's own times (x-ms-request-duration-ms: from
+	// its handler's start to its status line) of the successful operations
+	// that were one request and reported it; ServerCount says how many.
+	// What the latencies add to them is the network, the kernels, the
+	// HTTP stacks and the generator's own delay.
+	ServerCount int64   `json:"serverCount,omitempty"`
+	ServerP50   float64 `json:"serverP50Ms,omitempty"`
+	ServerP99   float64 `json:"serverP99Ms,omitempty"`
+	ServerP999  float64 `json:"serverP999Ms,omitempty"`
 }
 
 func ms(us int64) float64 { return float64(us) / 1000 }
@@ -175,6 +196,11 @@ func statsOf(op, region string, s *series, window time.Duration) OpStats {
 	}
 	if st.OK == 0 {
 		st.Max, st.Mean = 0, 0
+	}
+	if n := s.srv.TotalCount(); n > 0 {
+		st.ServerCount = n
+		st.ServerP50, st.ServerP99 = ms(s.srv.ValueAtQuantile(50)), ms(s.srv.ValueAtQuantile(99))
+		st.ServerP999 = ms(s.srv.ValueAtQuantile(99.9))
 	}
 	if s.all.TotalCount() == 0 {
 		st.MaxAll = 0

@@ -114,3 +114,37 @@ func TestCheckFlagsAGeneratorThatFellBehind(t *testing.T) {
 		t.Fatalf("warnings = %q", w)
 	}
 }
+
+func TestRecorderServerTime(t *testing.T) {
+	rec := NewRecorder()
+	for i := range 100 {
+		rec.RecordServer(OpRead, "r", 5*time.Millisecond, time.Duration(i+1)*10*time.Microsecond, "", true)
+	}
+	rec.RecordServer(OpRead, "r", 5*time.Millisecond, 3*time.Millisecond, "503", true) // an error: not a server time
+	rec.RecordServer(OpRead, "r", 5*time.Millisecond, -1, "", true)                    // not reported
+	rec.Record(OpUpdate, "r", time.Millisecond, "", true)
+	rows := rec.Stats(time.Second)
+	read, update := rows[0], rows[1]
+	if read.Op != OpRead || read.OK != 101 || read.ServerCount != 100 ||
+		read.ServerP50 != 0.5 || read.ServerP99 != 0.99 || read.ServerP999 != 1 {
+		t.Errorf("read row %+v: want 100 server times of 0.01-1 ms", read)
+	}
+	if update.ServerCount != 0 || update.ServerP99 != 0 {
+		t.Errorf("update row %+v: no server time was reported", update)
+	}
+	var b strings.Builder
+	(&Result{Ops: rows}).WriteTable(&b)
+	if !strings.Contains(b.String(), "x-ms-request-duration-ms") || strings.Count(b.String(), "\nread ") != 2 {
+		t.Errorf("table:\n%s", b.String())
+	}
+}
+
+func TestServerTimeHeader(t *testing.T) {
+	for v, want := range map[string]time.Duration{
+		"0.412": 412 * time.Microsecond, "3": 3 * time.Millisecond, "": -1, "abc": -1, "-1": -1, "NaN": -1, "1e12": -1,
+	} {
+		if got := serverTime([]byte(v)); got != want {
+			t.Errorf("serverTime(%q) = %v, want %v", v, got, want)
+		}
+	}
+}

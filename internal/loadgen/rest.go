@@ -109,6 +109,9 @@ type reply struct {
 	continuation      string
 	body              []byte // kept only when asked, or on errors
 	err               error  // transport error (status 0)
+	// server is the server's own time (x-ms-request-duration-ms); -1 if
+	// it sent none.
+	server time.Duration
 }
 
 // class is the error class of r ("" for a 2xx).
@@ -224,6 +227,7 @@ func (c *restClient) do(ctx context.Context, base string, r request, keepBody bo
 	if s := resp.Header.Peek("x-ms-substatus"); len(s) > 0 {
 		out.substatus, _ = strconv.Atoi(string(s))
 	}
+	out.server = serverTime(resp.Header.Peek("x-ms-request-duration-ms"))
 	if keepBody || status/100 != 2 {
 		out.body = bytes.Clone(resp.Body())
 		if out.body == nil {
@@ -231,6 +235,19 @@ func (c *restClient) do(ctx context.Context, base string, r request, keepBody bo
 		}
 	}
 	return out
+}
+
+// serverTime parses x-ms-request-duration-ms (milliseconds, with a
+// fraction); -1 if it is absent or not a sane duration.
+func serverTime(v []byte) time.Duration {
+	if len(v) == 0 {
+		return -1
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || !(f >= 0 && f < float64(histMax)/1000) {
+		return -1
+	}
+	return time.Duration(f * float64(time.Millisecond))
 }
 
 // baseOf turns "http://host:port/..." into "http://host:port".

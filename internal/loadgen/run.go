@@ -484,6 +484,26 @@ func (r *Result) Check() []string {
 	return out
 }
 
+// writeServerTable prints the server's own times, when it reported them:
+// the share of each latency that the network, the kernels, the HTTP stacks
+// and the generator did not add.
+func (r *Result) writeServerTable(w io.Writer, opW, regW int) {
+	var rows []OpStats
+	for _, s := range r.Ops {
+		if s.ServerCount > 0 {
+			rows = append(rows, s)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nserver time in ms (x-ms-request-duration-ms, from the server's handler start to its status line):")
+	fmt.Fprintf(w, "%-*s  %-*s %9s %8s %8s %8s\n", opW, "op", regW, "region", "requests", "p50", "p99", "p99.9")
+	for _, s := range rows {
+		fmt.Fprintf(w, "%-*s  %-*s %9d %8.2f %8.2f %8.2f\n", opW, s.Op, regW, s.Region, s.ServerCount, s.ServerP50, s.ServerP99, s.ServerP999)
+	}
+}
+
 // WriteTable prints the result as a table.
 func (r *Result) WriteTable(w io.Writer) {
 	cons := r.Consistency
@@ -518,6 +538,7 @@ func (r *Result) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "%-*s  %-*s %9d %7d %9.1f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f\n", opW, s.Op, regW, s.Region,
 			s.OK, s.Errors, s.Throughput, s.P50, s.P90, s.P99, s.P999, s.Max, s.P99All)
 	}
+	r.writeServerTable(w, opW, regW)
 	var errLines []string
 	for _, s := range r.Ops {
 		if s.Region == AllRegions && s.Op != OpCustomSync {
