@@ -87,3 +87,20 @@ func FuzzParse(f *testing.F) {
 		require.Equal(t, d.ID, d2.ID)
 	})
 }
+
+// FuzzDecodeValue holds DecodeValue's fast path for scalars to the
+// json.Decoder it stands in for: the same value, or both an error.
+func FuzzDecodeValue(f *testing.F) {
+	for _, s := range []string{`"p0000001"`, `"é\u00e9"`, `"a\"b"`, `""`, `"`, `"\x01"`, `"\xff"`, `-0`, `01`, `1.5e3`,
+		`12 `, ` 12`, `1 2`, `-`, `true`, `false`, `null`, `nul`, `{"a":1}`, `[1,"x"]`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, err := DecodeValue(raw)
+		want, werr := decodeValueSlow(raw)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("%q: error %v, the decoder's %v", raw, err, werr)
+		}
+		require.Equal(t, want, got, "%q", raw)
+	})
+}

@@ -196,7 +196,11 @@ func New(o Options) *Metrics {
 	}
 	m.reg.MustRegister(&stateCollector{m: m, status: o.Status, storage: o.Storage, raft: o.Raft})
 	if !o.NoProcessMetrics {
-		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		// The scheduler's metrics include go_sched_latencies_seconds, how
+		// long goroutines wait to run once runnable: the sign of a region
+		// short of CPU, which shows in write latency before anything else.
+		m.reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	return m
 }
