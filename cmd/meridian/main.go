@@ -22,9 +22,10 @@ var version = "0.1.0-dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// The least Go heap goal (internal/goruntime): MERIDIAN_HEAP_FLOOR
-	// overrides it in bytes, 0 turns it off.
-	floor := uint64(goruntime.DefaultHeapFloor)
+	// The least Go heap goal (internal/goruntime: a 64th of the machine's
+	// memory, 64-256 MiB): MERIDIAN_HEAP_FLOOR overrides it in bytes, 0
+	// turns it off.
+	floor := goruntime.DefaultHeapFloor(goruntime.TotalRAM())
 	if v, ok := os.LookupEnv("MERIDIAN_HEAP_FLOOR"); ok {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {

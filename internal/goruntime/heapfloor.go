@@ -30,9 +30,29 @@ import (
 	"sync/atomic"
 )
 
-// DefaultHeapFloor is the floor the meridian binary uses (64 MiB): with it a
-// region serving 10,000 reads a second collects about once a second.
-const DefaultHeapFloor = 64 << 20
+// The heap floor the meridian binary uses is a 64th of the machine's
+// memory, within [MinHeapFloor, MaxHeapFloor] (DefaultHeapFloor).
+//
+// At 64 MiB a region serving 10,000 reads a second collected about once a
+// second, and at 2,500 writes a second twice a second; on the 2-core
+// machine a few of those cycles' stop-the-world pauses took over 0.9 ms
+// each (with more Ps than CPUs, stopping the world waits for threads the
+// kernel has descheduled). At 256 MiB there are a quarter as many cycles,
+// and in ten alternating pairs of runs (YCSB A and B, writes at 2,500/s)
+// the update p99 was lower in eight (PERFORMANCE.md). The price is the
+// garbage the runtime lets pile up: a region holding 1 million items peaks
+// at 399 MB resident instead of 175 MB, so a small machine gets a smaller
+// floor.
+const (
+	MinHeapFloor = 64 << 20
+	MaxHeapFloor = 256 << 20
+)
+
+// DefaultHeapFloor returns the heap floor for a machine with totalRAM
+// bytes of memory (0: unknown, which gets MinHeapFloor).
+func DefaultHeapFloor(totalRAM uint64) uint64 {
+	return min(max(totalRAM/64, MinHeapFloor), MaxHeapFloor)
+}
 
 // maxPercent bounds the GC percent HeapFloor sets (a 1 MiB live heap with a
 // 64 MiB floor asks for 6,300).

@@ -67,3 +67,20 @@ func TestHeapFloorRaisesAndRestores(t *testing.T) {
 	}
 	stop() // twice is harmless
 }
+
+func TestDefaultHeapFloorScalesWithTheMachine(t *testing.T) {
+	for ram, want := range map[uint64]uint64{
+		0:        MinHeapFloor, // unknown
+		1 << 30:  MinHeapFloor,
+		8 << 30:  128 << 20,
+		16 << 30: MaxHeapFloor,
+		1 << 40:  MaxHeapFloor,
+	} {
+		if got := DefaultHeapFloor(ram); got != want {
+			t.Errorf("DefaultHeapFloor(%d MiB) = %d MiB, want %d MiB", ram>>20, got>>20, want>>20)
+		}
+	}
+	if TotalRAM() == 0 && runtime.GOOS == "linux" {
+		t.Error("TotalRAM() = 0 on Linux")
+	}
+}

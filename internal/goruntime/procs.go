@@ -42,7 +42,7 @@ func RunLikeServer(m interface{ Run() int }) int {
 	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
 		OversubscribeProcs()
 	}
-	stop := HeapFloor(DefaultHeapFloor)
+	stop := HeapFloor(DefaultHeapFloor(TotalRAM()))
 	defer stop()
 	return m.Run()
 }
