@@ -35,7 +35,12 @@ for i in $(seq "$ROUNDS"); do
 		echo "round $i $w@$rate: $("$BIN" bench --endpoint "$E" --workload "$w" --records 10000 \
 			--rate "$rate" --duration "$dur" --warmup 2s --concurrency 128 2>&1 | summary)"
 	done
-	kill $srv; wait $srv 2>/dev/null || true
+	if ! kill $srv 2>/dev/null; then
+		# The server exited on its own: show why before its log goes.
+		echo "round $i: the server had exited; the end of its log:"
+		tail -30 "$dir.log"
+	fi
+	wait $srv 2>/dev/null || true
 	grep -E 'level=(WARN|ERROR)' "$dir.log" | sed "s/^/round $i server: /" || true
 	rm -rf "$dir" "$dir.log"
 	trap - EXIT
