@@ -41,8 +41,8 @@ import (
 // and in ten alternating pairs of runs (YCSB A and B, writes at 2,500/s)
 // the update p99 was lower in eight (PERFORMANCE.md). The price is the
 // garbage the runtime lets pile up: a region holding 1 million items peaks
-// at 399 MB resident instead of 175 MB, so a small machine gets a smaller
-// floor.
+// at about 400 MB resident instead of 175 MB, so a small machine gets a
+// smaller floor.
 const (
 	MinHeapFloor = 64 << 20
 	MaxHeapFloor = 256 << 20
