@@ -238,10 +238,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// A pool of Concurrency workers runs the operations rather than a
 	// goroutine per operation: a fresh goroutine grows its stack through
 	// fasthttp's calls every time, and creating, growing and exiting them
-	// was 15 % of the generator's CPU at 10,000 reads/s. The channel holds
-	// as many jobs as there are slots, so the dispatcher never blocks on
-	// it: it only sends after taking a slot, and a worker frees its slot
-	// after taking its job.
+	// was 15 % of the generator's CPU at 10,000 reads/s. The dispatcher
+	// sends a job only after taking a slot, and a worker frees the slot
+	// when the job is done, so at most Concurrency jobs are ever queued or
+	// running: the channel, which holds that many, never blocks it.
 	type job struct {
 		p   plan
 		due time.Time
