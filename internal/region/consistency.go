@@ -257,21 +257,8 @@ func (r *Region) readBarrier(ctx context.Context, level session.Level, p *partit
 			return r.unavailable(ctx, why)
 		}
 	case session.BoundedStaleness:
-		if r.isWriteRegion() || r.recv == nil {
-			return nil
-		}
-		pr, ok := r.recv.Progress(pid)
-		t := time.Duration(r.topo.MaxIntervalSeconds) * time.Second
-		if !ok || r.cfg.Clock().Sub(pr.HeardAt) >= t {
-			return r.unavailable(ctx, fmt.Sprintf("this region has not heard from the write region within the staleness bound T = %s", t))
-		}
-		if pr.Head-p.Applied() >= r.topo.MaxStalenessPrefix {
-			wctx, cancel := context.WithTimeout(ctx, t)
-			defer cancel()
-			if err := p.WaitApplied(wctx, pr.Head-r.topo.MaxStalenessPrefix+1); err != nil {
-				return r.unavailable(ctx, "this region lags by more than the staleness bound K")
-			}
-		}
+		// Checked before reading (readPrecheck): a read that had to wait
+		// for the log to catch up must read after the wait.
 	}
 	return nil
 }
@@ -302,18 +289,57 @@ func (r *Region) awaitStrongReadable(ctx context.Context, pid uint64, p *partiti
 	}
 }
 
-// strongPrecheck runs before a Strong read in a read region reads anything:
-// the region must be a current member of the Strong quorum, with a lease,
-// and caught up with the quorum change — otherwise what it reads may miss
-// writes committed while it was out of the quorum.
-func (r *Region) strongPrecheck(ctx context.Context, level session.Level, p *partition.Partition) error {
-	if level != session.Strong || r.isWriteRegion() || r.recv == nil || len(r.topo.Regions) < 2 {
+// readPrecheck runs before a read reads anything: a Strong read in a read
+// region waits until the region may serve Strong reads; a bounded-staleness
+// read in a read region waits (briefly) or is refused unless the region's
+// data is within the bounds. Checking bounded staleness after reading
+// would return what was read before the wait: a stale value.
+func (r *Region) readPrecheck(ctx context.Context, level session.Level, p *partition.Partition) error {
+	if r.isWriteRegion() || r.recv == nil || len(r.topo.Regions) < 2 {
 		return nil
 	}
-	actx, cancel := context.WithTimeout(ctx, 2*r.cfg.QuorumLease)
-	defer cancel()
-	if err := r.awaitStrongReadable(actx, p.ID(), p); err != nil {
-		return r.unavailable(ctx, err.Error())
+	switch level {
+	case session.Strong:
+		actx, cancel := context.WithTimeout(ctx, 2*r.cfg.QuorumLease)
+		defer cancel()
+		if err := r.awaitStrongReadable(actx, p.ID(), p); err != nil {
+			return r.unavailable(ctx, err.Error())
+		}
+	case session.BoundedStaleness:
+		return r.boundedPrecheck(ctx, p)
+	}
+	return nil
+}
+
+// boundedPrecheck holds a bounded-staleness read in a read region until its
+// data covers every write acknowledged more than T ago and lags the write
+// region's head by fewer than K versions, or refuses it (503).
+func (r *Region) boundedPrecheck(ctx context.Context, p *partition.Partition) error {
+	pid := p.ID()
+	pr, ok := r.recv.Progress(pid)
+	t := time.Duration(r.topo.MaxIntervalSeconds) * time.Second
+	if !ok || r.cfg.Clock().Sub(pr.HeardAt) >= t {
+		return r.unavailable(ctx, fmt.Sprintf("this region has not heard from the write region within the staleness bound T = %s", t))
+	}
+	// Hearing from the write region is not enough: right after a
+	// partition heals this region hears it at once but still holds
+	// data as old as the partition. Serve only data that covers
+	// every write acknowledged more than T ago; else wait (at most
+	// until T after the last message) for the log to catch up.
+	if at, ok := r.recv.CoveredAt(pid, p.Applied()); !ok || r.cfg.Clock().Sub(at) >= t {
+		wctx, cancel := context.WithTimeout(ctx, t-r.cfg.Clock().Sub(pr.HeardAt))
+		err := p.WaitApplied(wctx, pr.Head)
+		cancel()
+		if at, ok := r.recv.CoveredAt(pid, p.Applied()); err != nil || !ok || r.cfg.Clock().Sub(at) >= t {
+			return r.unavailable(ctx, fmt.Sprintf("this region's data is older than the staleness bound T = %s and has not caught up", t))
+		}
+	}
+	if pr.Head-p.Applied() >= r.topo.MaxStalenessPrefix {
+		wctx, cancel := context.WithTimeout(ctx, t)
+		defer cancel()
+		if err := p.WaitApplied(wctx, pr.Head-r.topo.MaxStalenessPrefix+1); err != nil {
+			return r.unavailable(ctx, "this region lags by more than the staleness bound K")
+		}
 	}
 	return nil
 }

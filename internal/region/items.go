@@ -233,7 +233,7 @@ func (r *Region) readItem(ctx context.Context, level session.Level, co catalog.C
 	if err := r.awaitSession(ctx, p, req.Options.SessionToken); err != nil {
 		return httpapi.ItemResponse{}, err
 	}
-	if err := r.strongPrecheck(ctx, level, p); err != nil {
+	if err := r.readPrecheck(ctx, level, p); err != nil {
 		return httpapi.ItemResponse{}, err
 	}
 	v, err := p.Get(req.PartitionKey, req.ID)

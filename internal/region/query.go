@@ -47,7 +47,7 @@ func (r *Region) Query(ctx context.Context, req httpapi.QueryRequest) (httpapi.Q
 	if err := r.awaitSession(ctx, p, req.Options.SessionToken); err != nil {
 		return httpapi.QueryResponse{}, err
 	}
-	if err := r.strongPrecheck(ctx, level, p); err != nil {
+	if err := r.readPrecheck(ctx, level, p); err != nil {
 		return httpapi.QueryResponse{}, err
 	}
 	params := make([]query.Param, len(req.Parameters))

@@ -68,6 +68,9 @@ type peerConn struct {
 
 type progressState struct {
 	p Progress
+	// heads says when this region learned each head (bounded staleness:
+	// CoveredAt).
+	heads headSamples
 	// changed is closed (and replaced) on every update.
 	changed chan struct{}
 }
@@ -273,6 +276,20 @@ func (r *Receiver) Progress(partition uint64) (Progress, bool) {
 	return p, true
 }
 
+// CoveredAt returns the latest time by which this region, having applied
+// the partition's log up to applied, holds every write the write region
+// had acknowledged; false if it is behind every head it has heard of.
+// Bounded staleness serves a read only if that time is within T.
+func (r *Receiver) CoveredAt(partition uint64, applied int64) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ps := r.progress[partition]
+	if ps == nil {
+		return time.Time{}, false
+	}
+	return ps.heads.coveredAt(applied)
+}
+
 // WaitProgress blocks until Progress(partition).Committed >= committed or
 // ctx ends (or the Receiver is closed: ErrClosed).
 func (r *Receiver) WaitProgress(ctx context.Context, partition uint64, committed int64) error {
@@ -310,12 +327,21 @@ func (r *Receiver) heard(partition uint64, m *replpb.Progress, connected bool) {
 	ps := r.progressLocked(partition)
 	ps.p.Connected = connected
 	if m != nil {
+		now := r.cfg.Clock()
+		if m.Epoch != ps.p.Epoch {
+			ps.heads = headSamples{} // another write region's log: its heads start over
+		}
 		ps.p.Head = m.HeadLsn
 		ps.p.Committed = max(ps.p.Committed, m.CommittedLsn)
 		ps.p.Epoch = m.Epoch
 		ps.p.Quorum = m.Quorum
 		ps.p.QuorumLSN = m.QuorumLsn
-		ps.p.HeardAt = r.cfg.Clock()
+		ps.p.HeardAt = now
+		at := now
+		if sent := time.Unix(0, m.SentUnixNanos); m.SentUnixNanos != 0 && sent.Before(at) {
+			at = sent // a message held up in the network says what was true when it was sent
+		}
+		ps.heads.add(m.HeadLsn, at)
 		if sent := time.Unix(0, m.SentUnixNanos); sent.After(ps.p.SentAt) {
 			ps.p.SentAt = sent
 		}
