@@ -24,9 +24,11 @@ import (
 //     committed LSN the write region ships with every message), so no read
 //     sees a write that a later read could miss.
 //   - Bounded staleness: the write region refuses writes (429) while some
-//     region lags by K versions or T seconds; a read region refuses reads
-//     (503, the SDK retries elsewhere) when it has not heard from the write
-//     region for T seconds.
+//     region lags by K versions or T seconds; a read region, before
+//     reading, refuses reads (503, the SDK retries elsewhere) when it has
+//     not heard from the write region for T seconds or its data does not
+//     cover every write acknowledged more than T ago (after a short wait
+//     for its log), and waits while it lags by K versions.
 //   - Session: a read carrying a token waits until the region reached it
 //     (awaitSession), then 404/1002.
 //   - Custom synchronization (x-meridian-sync-regions): the write returns
