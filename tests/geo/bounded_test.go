@@ -131,14 +131,11 @@ func TestBoundedStalenessConcurrentAdmission(t *testing.T) {
 	require.LessOrEqual(t, ok.Load(), int64(K))
 }
 
-// TestBoundedStalenessTimeBound is BS-F2 and the time half of C7/C8: with
-// East US cut off from West US, (1) East US stops serving reads once it has
-// not heard from the write region for T, and not much before (it refuses
-// with 503, and the SDK's read then succeeds in another region); (2) the
-// write region stops acknowledging writes once East US is T behind (429).
-// After healing both recover.
-func TestBoundedStalenessTimeBound(t *testing.T) {
-	const T = 2 * time.Second
+// cutOffEastBeforeX1 starts a bounded-staleness account (K = 1000,
+// T = 2 s), writes x = 0 everywhere, cuts East US off from West US (at
+// the returned time) and writes x = 1 in West US.
+func cutOffEastBeforeX1(t *testing.T) (*testcluster.Cluster, time.Time) {
+	t.Helper()
 	c := testcluster.Start(t, testcluster.Options{Consistency: "BoundedStaleness", K: 1000, T: 2, RTTScale: 0.1})
 	setup(t, c)
 	r := upsertRaw(t, c, west, "p", valDoc("x", "p", 0), nil)
@@ -149,6 +146,18 @@ func TestBoundedStalenessTimeBound(t *testing.T) {
 	cut := time.Now()
 	r = upsertRaw(t, c, west, "p", valDoc("x", "p", 1), nil)
 	require.True(t, isOK(r), "%s", r)
+	return c, cut
+}
+
+// TestBoundedStalenessTimeBound is BS-F2 and the time half of C7/C8: with
+// East US cut off from West US, (1) East US stops serving reads once it has
+// not heard from the write region for T, and not much before (it refuses
+// with 503, and the SDK's read then succeeds in another region); (2) the
+// write region stops acknowledging writes once East US is T behind (429).
+// After healing both recover.
+func TestBoundedStalenessTimeBound(t *testing.T) {
+	const T = 2 * time.Second
+	c, cut := cutOffEastBeforeX1(t)
 	// East US misses x=1, committed in West US between cut and firstMissed.
 	firstMissed := time.Now()
 	const eps = 150 * time.Millisecond
@@ -342,15 +351,7 @@ func TestBoundedStalenessMonotonicReads(t *testing.T) {
 // T before.
 func TestBoundedStalenessAfterHeal(t *testing.T) {
 	const T = 2 * time.Second
-	c := testcluster.Start(t, testcluster.Options{Consistency: "BoundedStaleness", K: 1000, T: 2, RTTScale: 0.1})
-	setup(t, c)
-	r := upsertRaw(t, c, west, "p", valDoc("x", "p", 0), nil)
-	require.True(t, isOK(r), "%s", r)
-	syncAll(t, c, "s0")
-
-	c.Net.Partition(west, east)
-	r = upsertRaw(t, c, west, "p", valDoc("x", "p", 1), nil)
-	require.True(t, isOK(r), "%s", r)
+	c, _ := cutOffEastBeforeX1(t)
 	// More writes East US must catch up on after the heal.
 	for i := range 50 {
 		r := upsertRaw(t, c, west, "p", valDoc(fmt.Sprintf("f%d", i), "p", i), nil)
