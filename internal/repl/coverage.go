@@ -15,8 +15,9 @@ import "time"
 //
 // Samples closer together than grain are merged into the earlier one
 // (keeping its time and the later head, which only makes coveredAt more
-// conservative), and at most maxSamples are kept (the oldest go first: a
-// region further behind than they reach counts as not covered).
+// conservative), and at most maxSamples are kept (the oldest half goes
+// when full: a region further behind than they reach counts as not
+// covered).
 type headSamples struct {
 	s []headSample
 }
@@ -53,7 +54,10 @@ func (h *headSamples) add(head int64, at time.Time) {
 		}
 	}
 	if len(h.s) == maxSamples {
-		h.s = append(h.s[:0], h.s[1:]...)
+		// Drop the older half at once: one copy per maxSamples/2 adds,
+		// not one per add (a region whose reads never ask coveredAt, at
+		// any level but bounded staleness, never prunes).
+		h.s = append(h.s[:0], h.s[maxSamples/2:]...)
 	}
 	h.s = append(h.s, headSample{head, at})
 }

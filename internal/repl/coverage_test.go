@@ -60,13 +60,13 @@ func TestHeadSamplesCoverage(t *testing.T) {
 		t.Error("applied 10 < merged head 11 must not count as covered")
 	}
 
-	// At most maxSamples are kept; the oldest go first.
+	// At most maxSamples are kept; when full, the older half goes.
 	var b headSamples
 	for i := range maxSamples + 10 {
 		b.add(int64(i+1), at(i*int(sampleGrain/time.Millisecond)))
 	}
-	if len(b.s) != maxSamples || b.s[0].head != 11 {
-		t.Errorf("%d samples from head %d, want %d from head 11", len(b.s), b.s[0].head, maxSamples)
+	if want := maxSamples/2 + 10; len(b.s) != want || b.s[0].head != maxSamples/2+1 {
+		t.Errorf("%d samples from head %d, want %d from head %d", len(b.s), b.s[0].head, want, maxSamples/2+1)
 	}
 	if _, ok := b.coveredAt(5); ok {
 		t.Error("a region behind the oldest kept sample is not covered")
